@@ -1,0 +1,125 @@
+"""``citeqa`` commands. Each body builds the settings and calls one library function."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from citeqa import __version__
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Question answering over news articles with verified quotes."
+)
+err = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Any:
+    from indexing.settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"]) or "settings"
+            err.print(f"[red]error:[/red] CITEQA_{field.upper()}: {e['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+class _Bar:
+    """Rich progress bar for reindex (articles parsed, embedded and written)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("indexing", total=total)
+
+    def advance(self, n: int) -> None:
+        self.progress.advance(self.task, n)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"citeqa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def index(
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Corpus directory [env: CITEQA_CORPUS_DIR, default: seeds].")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Drop this configuration's index and build it again.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also delete collections of other embedding/chunking configurations.")
+    ] = False,
+) -> None:
+    """Bring the index in step with the corpus: add new, re-embed changed, remove deleted articles."""
+    from indexing.corpus import CorpusError
+    from indexing.locking import IndexLocked
+    from indexing.wiring import open_index_for_writing
+
+    settings = _settings(corpus_dir=corpus)
+    try:
+        with open_index_for_writing(settings) as (store, get_embedder):
+            from indexing.reindex import reindex
+
+            result = reindex(settings, store=store, get_embedder=get_embedder, rebuild=rebuild, progress=_Bar())
+            for skipped in result.skipped:
+                err.print(f"[yellow]skipped[/yellow] {skipped.source}: {skipped.reason}")
+            if prune:
+                for name in store.prune():
+                    err.print(f"pruned collection {name}")
+    except (CorpusError, IndexLocked) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; the index stays queryable and the next run completes it", 130) from None
+    print(result.summary())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except Exception as exc:  # last resort: a message, not a traceback
+        from indexing.store import StoreUnavailable
+
+        if isinstance(exc, StoreUnavailable):
+            err.print(f"[red]error:[/red] {exc}")
+            sys.exit(1)
+        raise

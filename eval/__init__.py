@@ -1,0 +1,1 @@
+"""citeqa evaluation harness and benchmarks."""

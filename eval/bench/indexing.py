@@ -1,0 +1,102 @@
+"""Indexing against its physical floor.
+
+The floor is the model work the indexer must do, run alone on exactly the
+texts it processes: the spaCy pass (sentences + entities) and the embedding
+pass over chunk and sentence texts, models already loaded. Then a full
+``citeqa index`` (fresh data dir, in a subprocess, as users run it) on the
+same corpus; the ratio is what our own code costs on top.
+
+    python -m eval.bench.indexing [--corpus DIR] [--runs 3]
+
+Without ``--corpus`` it uses the RGB dev snippets (read from ../shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from eval.bench.corpora import write_rgb_corpus
+from indexing.corpus import load_corpus
+from indexing.embedding import Embedder
+from indexing.nlp import annotate, load_pipeline
+from indexing.reindex import embed_text, prepare
+from indexing.settings import Settings
+
+
+def floor(corpus: Path, settings: Settings) -> dict[str, float]:
+    """Seconds for the spaCy pass and the embedding pass alone (models preloaded)."""
+    articles = load_corpus(corpus, max_article_bytes=settings.max_article_bytes).articles
+    prepared = prepare(articles, settings)  # warm-up, and the exact texts to embed
+    texts: dict[str, None] = {}
+    for p in prepared:
+        for c in p.chunks:
+            texts.setdefault(embed_text(p.article, c))
+        for s, e in p.sentences:
+            texts.setdefault(p.article.text[s:e])
+    load_pipeline()
+    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    embedder.embed(list(texts)[:32])
+    t = time.perf_counter()
+    annotate([a.text for a in articles])
+    nlp_s = time.perf_counter() - t
+    t = time.perf_counter()
+    embedder.embed(list(texts))
+    embed_s = time.perf_counter() - t
+    return {"articles": len(articles), "texts": len(texts), "nlp_s": nlp_s, "embed_s": embed_s}
+
+
+def citeqa_index(corpus: Path) -> tuple[float, float]:
+    """(printed S.SS, wall seconds) of `citeqa index` on a fresh data dir."""
+    with tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "CITEQA_DATA_DIR": data, "CITEQA_CORPUS_DIR": str(corpus)}
+        t = time.perf_counter()
+        out = subprocess.run(
+            [str(Path(sys.executable).with_name("citeqa")), "index"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        wall = time.perf_counter() - t
+    m = re.search(r"in (\d+\.\d\d) s", out)
+    assert m, out
+    return float(m.group(1)), wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, help="corpus dir (default: RGB dev snippets)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = args.corpus or write_rgb_corpus(Path(tmp) / "rgb")
+        floors = [floor(corpus, settings) for _ in range(args.runs)]
+        runs = [citeqa_index(corpus) for _ in range(args.runs)]
+    f = {k: statistics.median(x[k] for x in floors) for k in floors[0]}
+    floor_s = f["nlp_s"] + f["embed_s"]
+    printed = statistics.median(r[0] for r in runs)
+    wall = statistics.median(r[1] for r in runs)
+    print(
+        f"corpus: {corpus if args.corpus else 'RGB dev snippets'}; {int(f['articles'])} articles, "
+        f"{int(f['texts'])} texts embedded; median of {args.runs} runs"
+    )
+    print("| step | seconds | ratio to floor |")
+    print("|---|---:|---:|")
+    print(f"| floor: spaCy pass alone | {f['nlp_s']:.2f} | |")
+    print(f"| floor: embedding pass alone | {f['embed_s']:.2f} | |")
+    print(f"| floor: sum | {floor_s:.2f} | 1.00 |")
+    print(f"| `citeqa index`, printed S.SS | {printed:.2f} | {printed / floor_s:.2f} |")
+    print(f"| `citeqa index`, whole command | {wall:.2f} | {wall / floor_s:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

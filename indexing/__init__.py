@@ -1,0 +1,1 @@
+"""citeqa indexing: corpus loading, chunking, embeddings and the Chroma store."""

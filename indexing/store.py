@@ -1,0 +1,284 @@
+"""Chroma, embedded (on disk under the data dir) or a server, holding everything.
+
+Three collections per index configuration (the prefix from
+``Settings.index_name()``):
+
+- ``<prefix>-chunks``: chunk text, vector, and metadata (doc_id, title, url,
+  published, start/end, content hash, sentence bounds and entities as JSON);
+- ``<prefix>-sentences``: one vector per sentence, for the reader;
+- ``<prefix>-articles``: one record per article with the full text that all
+  offsets refer to, its content hash and its state.
+
+So an API process needs nothing but Chroma.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexing.chunking import Chunk
+from indexing.corpus import Article
+from indexing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COSINE = {"hnsw": {"space": "cosine"}}
+PAGE = 5000
+# Article records carry no meaningful vector; Chroma requires one (without it,
+# it would call its default embedding function, which downloads a model).
+_NO_VECTOR = [1.0]
+
+
+class StoreUnavailable(Exception):
+    """The Chroma server cannot be reached or is not compatible."""
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What the index knows about an article without loading its text."""
+
+    doc_id: str
+    content_hash: str
+    pending: bool
+
+
+@dataclass(frozen=True)
+class ArticleVectors:
+    """An article ready to write: its chunks and sentences with their vectors."""
+
+    article: Article
+    chunks: Sequence[Chunk]
+    chunk_vectors: np.ndarray
+    sentences: Sequence[tuple[int, int]]
+    sentence_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An indexed article: the text all offsets refer to, and its metadata."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str | None
+    published: str | None
+    content_hash: str
+    chunks: int
+
+
+def make_client(settings: Settings) -> Any:
+    """A Chroma client for the configured mode; call once and share it."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.server_mode:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as exc:  # chromadb raises ValueError/ConnectError variants here
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {exc}"
+            ) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+
+
+def published_day(published: str | None) -> int | None:
+    """ISO date as an int YYYYMMDD, so Chroma can filter on it with $gte/$lte."""
+    if not published:
+        return None
+    return int(dt.date.fromisoformat(published).strftime("%Y%m%d"))
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for lo in range(0, n, size):
+        yield slice(lo, min(n, lo + size))
+
+
+class Store:
+    """The three collections of one index configuration."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.chunks = client.get_or_create_collection(f"{prefix}-chunks", embedding_function=None, configuration=COSINE)
+        self.sentences = client.get_or_create_collection(
+            f"{prefix}-sentences", embedding_function=None, configuration=COSINE
+        )
+        self.articles = client.get_or_create_collection(f"{prefix}-articles", embedding_function=None)
+        try:
+            self.max_batch = int(client.get_max_batch_size())
+        except Exception:  # older servers do not report it
+            self.max_batch = 1000
+        self.max_batch = max(1, min(self.max_batch, 2000))
+
+    # -- reading ---------------------------------------------------------
+    def article_states(self) -> dict[str, ArticleState]:
+        """doc_id -> (hash, pending) for every article record; no texts loaded."""
+        states: dict[str, ArticleState] = {}
+        offset = 0
+        while True:
+            page = self.articles.get(include=["metadatas"], limit=PAGE, offset=offset)
+            for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                states[doc_id] = ArticleState(
+                    doc_id, str(meta.get("content_hash", "")), bool(meta.get("pending", False))
+                )
+            if len(page["ids"]) < PAGE:
+                return states
+            offset += PAGE
+
+    def document(self, doc_id: str) -> ArticleRecord | None:
+        """The indexed article, or None."""
+        got = self.articles.get(ids=[doc_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return self._record(doc_id, got["metadatas"][0], got["documents"][0])
+
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """Several indexed articles at once."""
+        if not doc_ids:
+            return {}
+        got = self.articles.get(ids=list(dict.fromkeys(doc_ids)), include=["metadatas", "documents"])
+        return {
+            i: self._record(i, m, d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+        }
+
+    @staticmethod
+    def _record(doc_id: str, meta: dict[str, Any], text: str) -> ArticleRecord:
+        return ArticleRecord(
+            doc_id=doc_id,
+            title=str(meta.get("title", "")),
+            text=text,
+            url=meta.get("url"),
+            published=meta.get("published"),
+            content_hash=str(meta.get("content_hash", "")),
+            chunks=int(meta.get("chunks", 0)),
+        )
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, chunks) currently stored."""
+        return self.articles.count(), self.chunks.count()
+
+    # -- writing ---------------------------------------------------------
+    def _article_meta(self, article: Article, *, chunks: int, pending: bool) -> dict[str, Any]:
+        return _clean(
+            {
+                "title": article.title,
+                "url": article.url,
+                "published": article.published,
+                "content_hash": article.content_hash,
+                "chars": len(article.text),
+                "chunks": chunks,
+                "pending": pending,
+            }
+        )
+
+    def mark_pending(self, articles: Sequence[Article]) -> None:
+        """Record new articles before their chunks, so an interrupted write is found again."""
+        for sl in _batches(len(articles), self.max_batch):
+            part = articles[sl]
+            self.articles.upsert(
+                ids=[a.doc_id for a in part],
+                embeddings=[_NO_VECTOR] * len(part),
+                documents=[a.text for a in part],
+                metadatas=[self._article_meta(a, chunks=0, pending=True) for a in part],
+            )
+
+    def _upsert(self, collection: Any, ids: list[str], vectors: np.ndarray, docs: list[str], metas: list[dict]) -> None:
+        for sl in _batches(len(ids), self.max_batch):
+            collection.upsert(ids=ids[sl], embeddings=vectors[sl], documents=docs[sl], metadatas=metas[sl])
+
+    def write_articles(self, items: Sequence[ArticleVectors], *, replacing: set[str]) -> None:
+        """Upsert the chunks and sentences of many articles, then their records, then drop stale chunks.
+
+        Records are written after the chunks, so a reader that checks chunk
+        hashes against the record never sees a half-written version. Only
+        articles in ``replacing`` (already indexed under another hash) can have
+        stale chunks to delete. One upsert per collection per call: Chroma
+        commits per call, so per-article writes would cost more than embedding.
+        """
+        from indexing.chunking import chunk_id
+
+        c_ids, c_docs, c_metas, c_vecs = [], [], [], []
+        s_ids, s_docs, s_metas, s_vecs = [], [], [], []
+        for item in items:
+            article, h = item.article, item.article.content_hash
+            base = {
+                "doc_id": article.doc_id,
+                "published": article.published,
+                "published_day": published_day(article.published),
+                "content_hash": h,
+            }
+            for c in item.chunks:
+                c_ids.append(c.chunk_id)
+                c_docs.append(c.text)
+                c_metas.append(
+                    _clean(
+                        {
+                            **base,
+                            "title": article.title,
+                            "url": article.url,
+                            "start": c.start,
+                            "end": c.end,
+                            "sentences": json.dumps(c.sentences),
+                            "entities": json.dumps(c.entities),
+                        }
+                    )
+                )
+            c_vecs.append(item.chunk_vectors)
+            for s, e in item.sentences:
+                s_ids.append(chunk_id(article.doc_id, h, s, e))
+                s_docs.append(article.text[s:e])
+                s_metas.append(_clean({**base, "start": s, "end": e}))
+            s_vecs.append(item.sentence_vectors)
+        if c_ids:
+            self._upsert(self.chunks, c_ids, np.concatenate(c_vecs), c_docs, c_metas)
+        if s_ids:
+            self._upsert(self.sentences, s_ids, np.concatenate(s_vecs), s_docs, s_metas)
+        records = [i.article for i in items]
+        for sl in _batches(len(records), self.max_batch):
+            part = items[sl]
+            self.articles.upsert(
+                ids=[i.article.doc_id for i in part],
+                embeddings=[_NO_VECTOR] * len(part),
+                documents=[i.article.text for i in part],
+                metadatas=[self._article_meta(i.article, chunks=len(i.chunks), pending=False) for i in part],
+            )
+        for article in records:
+            if article.doc_id in replacing:
+                stale = {"$and": [{"doc_id": article.doc_id}, {"content_hash": {"$ne": article.content_hash}}]}
+                self.chunks.delete(where=stale)
+                self.sentences.delete(where=stale)
+
+    def delete_article(self, doc_id: str) -> None:
+        """Remove an article's chunks and sentences, then its record."""
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.sentences.delete(where={"doc_id": doc_id})
+        self.articles.delete(ids=[doc_id])
+
+    def drop(self) -> Store:
+        """Delete this configuration's collections and return a fresh, empty store."""
+        for col in (self.chunks, self.sentences, self.articles):
+            self.client.delete_collection(col.name)
+        return Store(self.client, self.prefix)
+
+    def prune(self) -> list[str]:
+        """Delete collections of other citeqa configurations; return their names."""
+        removed = []
+        for col in self.client.list_collections():
+            name = col if isinstance(col, str) else col.name
+            if name.startswith("citeqa-") and not name.startswith(self.prefix + "-"):
+                self.client.delete_collection(name)
+                removed.append(name)
+        return removed

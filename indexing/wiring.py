@@ -1,0 +1,29 @@
+"""Open the index for a writer: lock (embedded mode), client, store, lazy embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+
+from indexing.embedding import Embedder
+from indexing.locking import acquire
+from indexing.settings import Settings
+from indexing.store import Store, make_client
+
+
+def embedder_factory(settings: Settings) -> Callable[[], Embedder]:
+    """Load the model on first use only: a no-op reindex never pays for it."""
+    return cache(lambda: Embedder(settings.embed_model, batch_size=settings.embed_batch_size))
+
+
+@contextmanager
+def open_index_for_writing(settings: Settings) -> Iterator[tuple[Store, Callable[[], Embedder]]]:
+    """Yield (store, get_embedder) while holding the writer lock."""
+    lock = None if settings.server_mode else acquire(settings.data_dir)
+    try:
+        store = Store(make_client(settings), settings.index_name())
+        yield store, embedder_factory(settings)
+    finally:
+        if lock is not None:
+            lock.release()

@@ -1,0 +1,102 @@
+"""Shared fixtures: real Chroma (on disk in tmp dirs, and a real `chroma run`
+server), the real embedding model, and one seed index built per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexing.embedding import Embedder
+from indexing.reindex import reindex
+from indexing.settings import Settings
+from indexing.store import Store, make_client
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+CHROMA = Path(sys.executable).with_name("chroma")
+CITEQA = Path(sys.executable).with_name("citeqa")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real model, loaded once."""
+    return Embedder()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):
+    """Settings for an isolated embedded index in this test's tmp dir."""
+
+    def make(**kw) -> Settings:
+        kw.setdefault("data_dir", tmp_path / "data")
+        kw.setdefault("corpus_dir", SEEDS)
+        return Settings(**kw)
+
+    return make
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(make_client(settings), settings.index_name())
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder) -> tuple[Settings, Store]:
+    """The seed articles indexed once for the whole session (embedded store)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("seed-index"), corpus_dir=SEEDS)
+    store = open_store(settings)
+    reindex(settings, store=store, get_embedder=lambda: embedder)
+    return settings, store
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    """A real Chroma server (`chroma run`) on a free loopback port."""
+    path = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = open(path / "server.log", "wb")
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(path / "db"), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start: " + (path / "server.log").read_text(errors="replace"))
+    yield "127.0.0.1", port
+    proc.terminate()
+    proc.wait(10)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `citeqa` console script."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(CITEQA), *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT)
+
+
+def copy_seeds(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in SEEDS.iterdir():
+        shutil.copy(f, dest / f.name)
+    return dest

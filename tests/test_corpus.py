@@ -1,0 +1,75 @@
+"""Corpus loading: formats, ids, titles, and bad files skipped with a reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from indexing.corpus import CorpusError, load_corpus
+
+
+def test_seeds_are_byte_identical_copies():
+    from tests.conftest import ROOT, SEEDS
+
+    shared = ROOT.parent / "shared" / "seeds"
+    names = sorted(p.name for p in SEEDS.iterdir())
+    assert names == ["us-ukraine-coproduction-memorandum.txt", "us-ukraine-weapons-production-pact.txt"]
+    if shared.is_dir():  # beside the repo on our machines and CI
+        for name in names:
+            assert (SEEDS / name).read_bytes() == (shared / name).read_bytes()
+
+
+def test_formats_ids_and_titles(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_bytes("\ufeff\nFirst line title\nBody text here.".encode())
+    (tmp_path / "b.md").write_text("# Heading\n\nSome *markdown* text.")
+    (tmp_path / "c.html").write_text(
+        "<html><head><title>Page title</title><style>p{}</style></head>"
+        "<body><script>alert('x')</script><p>Visible <b>text</b>.</p></body></html>"
+    )
+    lines = [
+        {"id": "r1", "text": "Record one text.", "title": "Rec One", "url": "http://x/1", "published": "2023-12-06"},
+        {"id": 7, "text": "Record seven.\nMore."},
+    ]
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    (tmp_path / "ignored.pdf").write_bytes(b"%PDF")
+    corpus = load_corpus(tmp_path, max_article_bytes=10_000)
+    by_id = {a.doc_id: a for a in corpus.articles}
+    assert sorted(by_id) == ["b.md", "c.html", "d.jsonl:7", "d.jsonl:r1", "sub/a.txt"]
+    assert by_id["sub/a.txt"].text == "\nFirst line title\nBody text here."  # BOM removed, rest kept
+    assert by_id["sub/a.txt"].title == "First line title"
+    assert by_id["b.md"].title == "# Heading"
+    html = by_id["c.html"]
+    assert html.title == "Page title" and "alert" not in html.text and "Visible" in html.text
+    rec = by_id["d.jsonl:r1"]
+    assert (rec.title, rec.url, rec.published) == ("Rec One", "http://x/1", "2023-12-06")
+    assert by_id["d.jsonl:7"].title == "Record seven."
+    assert corpus.skipped == []
+
+
+def test_bad_files_are_skipped_with_reasons(tmp_path):
+    (tmp_path / "good.txt").write_text("A good article.")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "empty.txt").write_text("   \n")
+    (tmp_path / "big.txt").write_text("x" * 2000)
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\x00\x00\x01")
+    (tmp_path / "mixed.jsonl").write_text(
+        '{"id": "ok", "text": "fine"}\n{broken json\n{"id": "no-text"}\n{"id": "ok2", "text": "also fine"}\n'
+    )
+    corpus = load_corpus(tmp_path, max_article_bytes=1000)
+    assert sorted(a.doc_id for a in corpus.articles) == ["good.txt", "mixed.jsonl:ok", "mixed.jsonl:ok2"]
+    reasons = {s.source: s.reason for s in corpus.skipped}
+    assert "not UTF-8" in reasons["latin1.txt"]
+    assert reasons["empty.txt"] == "empty"
+    assert "larger than 1000 bytes" in reasons["big.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "broken line" in reasons["mixed.jsonl:2"] and "text" in reasons["mixed.jsonl:3"]
+
+
+def test_missing_or_non_directory_corpus(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope", max_article_bytes=10)
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(CorpusError, match="not a directory"):
+        load_corpus(tmp_path / "file.txt", max_article_bytes=10)

@@ -1,0 +1,213 @@
+"""Incremental, idempotent reindexing on a real embedded Chroma with the real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from indexing.corpus import CorpusError, load_corpus
+from indexing.locking import acquire
+from indexing.reindex import prepare, reindex
+from indexing.settings import Settings
+from tests.conftest import CITEQA, ROOT, SEEDS, copy_seeds, open_store, run_cli
+
+SUMMARY = re.compile(r"^added (\d+), updated (\d+), removed (\d+), unchanged (\d+) in \d+\.\d\d s$", re.M)
+
+
+def counts(out: str) -> tuple[int, ...]:
+    m = SUMMARY.search(out)
+    assert m, out
+    return tuple(int(g) for g in m.groups())
+
+
+def test_add_noop_update_remove_cycle(make_settings, tmp_path, embedder):
+    corpus = copy_seeds(tmp_path / "corpus")
+    settings = make_settings(corpus_dir=corpus)
+    store = open_store(settings)
+    get = lambda: embedder  # noqa: E731
+
+    first = reindex(settings, store=store, get_embedder=get)
+    assert (first.added, first.updated, first.removed, first.unchanged) == (2, 0, 0, 0)
+    assert first.embedded > 0
+    n_articles, n_chunks = store.counts()
+    assert n_articles == 2 and n_chunks >= 4
+
+    again = reindex(settings, store=store, get_embedder=get)
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 2)
+    assert again.embedded == 0
+    assert store.counts() == (2, n_chunks)
+
+    path = corpus / "us-ukraine-weapons-production-pact.txt"
+    path.write_text(path.read_text() + "\n\nA new closing paragraph was added on Friday.\n")
+    edited = reindex(settings, store=store, get_embedder=get)
+    assert (edited.added, edited.updated, edited.removed, edited.unchanged) == (0, 1, 0, 1)
+    record = store.document("us-ukraine-weapons-production-pact.txt")
+    assert record is not None and record.text.endswith("added on Friday.\n")
+    # Old chunks of the edited article are gone; all remaining match the record.
+    got = store.chunks.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
+    assert got["ids"] and all(m["content_hash"] == record.content_hash for m in got["metadatas"])
+    assert all(record.text[m["start"] : m["end"]] == d for d, m in zip(got["documents"], got["metadatas"], strict=True))
+
+    path.unlink()
+    removed = reindex(settings, store=store, get_embedder=get)
+    assert (removed.added, removed.updated, removed.removed, removed.unchanged) == (0, 0, 1, 1)
+    assert store.counts()[0] == 1
+    assert store.chunks.get(where={"doc_id": record.doc_id})["ids"] == []
+    assert store.sentences.get(where={"doc_id": record.doc_id})["ids"] == []
+
+
+def test_empty_or_missing_corpus_leaves_index_untouched(seed_index, tmp_path):
+    settings, store = seed_index
+    before = store.counts()
+    (tmp_path / "empty").mkdir()
+    for bad in (tmp_path / "empty", tmp_path / "missing"):
+        with pytest.raises(CorpusError):
+            reindex(settings, store=store, get_embedder=lambda: pytest.fail("must not embed"), corpus_dir=bad)
+    assert store.counts() == before
+
+
+def test_collection_name_follows_model_and_chunking():
+    a, b = Settings(), Settings(chunk_size=300)
+    assert a.index_name() != b.index_name()
+    assert a.index_name() == Settings().index_name()
+    assert Settings(chunk_overlap=10).index_name() != a.index_name()
+
+
+def test_cli_cycle_messages_and_exit_codes(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus")
+    env = {"CITEQA_DATA_DIR": str(tmp_path / "data"), "CITEQA_CORPUS_DIR": str(corpus)}
+    first = run_cli("index", env=env)
+    assert first.returncode == 0, first.stderr
+    assert counts(first.stdout) == (2, 0, 0, 0)
+    second = run_cli("index", env=env)
+    assert counts(second.stdout) == (0, 0, 0, 2)
+
+    (tmp_path / "empty").mkdir()
+    for bad in ("empty", "missing"):
+        res = run_cli("index", "--corpus", str(tmp_path / bad), env=env)
+        assert res.returncode != 0
+        assert "error:" in res.stderr and "Traceback" not in res.stderr
+    assert counts(run_cli("index", env=env).stdout) == (0, 0, 0, 2)
+
+    bad_setting = run_cli("index", env={**env, "CITEQA_CHUNK_SIZE": "nope"})
+    assert bad_setting.returncode == 2 and "CITEQA_CHUNK_SIZE" in bad_setting.stderr
+
+    # A different chunking gets its own collections; --prune removes the others.
+    other = run_cli("index", "--prune", env={**env, "CITEQA_CHUNK_SIZE": "128"})
+    assert counts(other.stdout) == (2, 0, 0, 0) and "pruned collection" in other.stderr
+    rebuilt = run_cli("index", "--rebuild", env={**env, "CITEQA_CHUNK_SIZE": "128"})
+    assert counts(rebuilt.stdout) == (2, 0, 0, 0)
+
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("citeqa ")
+
+
+def test_second_writer_is_refused(tmp_path):
+    data = tmp_path / "data"
+    lock = acquire(data)
+    try:
+        res = run_cli("index", env={"CITEQA_DATA_DIR": str(data)})
+        assert res.returncode != 0
+        assert "holds" in res.stderr and "Traceback" not in res.stderr
+    finally:
+        lock.release()
+
+
+def _big_corpus(path, n=150, seed=7):
+    """Articles recombined from real seed sentences, enough to take several seconds."""
+    settings = Settings()
+    seeds = load_corpus(SEEDS, max_article_bytes=settings.max_article_bytes).articles
+    sentences = [p.article.text[s:e] for p in prepare(seeds, settings) for s, e in p.sentences]
+    rng = random.Random(seed)
+    path.mkdir()
+    with open(path / "big.jsonl", "w") as f:
+        for i in range(n):
+            body = "\n\n".join(rng.sample(sentences, 8))
+            f.write(json.dumps({"id": f"a{i}", "title": f"Article {i}", "text": body}) + "\n")
+    return path
+
+
+def _check_complete(settings, corpus):
+    store = open_store(settings)
+    articles = load_corpus(corpus, max_article_bytes=settings.max_article_bytes).articles
+    expected = sum(len(p.chunks) for p in prepare(articles, settings))
+    got = store.chunks.get(include=["metadatas"])
+    keys = Counter((m["doc_id"], m["start"], m["end"]) for m in got["metadatas"])
+    assert max(keys.values()) == 1, "duplicate chunks"
+    assert len(got["ids"]) == expected
+    assert all(not s.pending for s in store.article_states().values())
+    assert store.counts()[0] == len(articles)
+
+
+def test_interrupted_runs_are_completed_without_duplicates(tmp_path):
+    corpus = _big_corpus(tmp_path / "corpus")
+    data = tmp_path / "data"
+    env = {**os.environ, "CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}
+    for sig in (signal.SIGKILL, signal.SIGINT):
+        proc = subprocess.Popen(
+            [str(CITEQA), "index"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(random.uniform(6, 9))
+        proc.send_signal(sig)
+        out, errs = proc.communicate(timeout=60)
+        assert proc.returncode != 0, "the run finished before it could be interrupted; grow the corpus"
+        if sig == signal.SIGINT:
+            assert proc.returncode == 130 and "interrupted" in errs
+        # Whatever was written is queryable right away.
+        settings = Settings(data_dir=data, corpus_dir=corpus)
+        store = open_store(settings)
+        if store.chunks.count():
+            from indexing.embedding import Embedder
+
+            hits = store.chunks.query(query_embeddings=[Embedder().embed_query("Austin")], n_results=1)
+            assert hits["ids"][0]
+        del store
+    done = run_cli("index", env={"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)})
+    assert done.returncode == 0, done.stderr
+    added, updated, removed, unchanged = counts(done.stdout)
+    assert added > 0 and added + unchanged == 150 and removed == 0
+    _check_complete(Settings(data_dir=data, corpus_dir=corpus), corpus)
+    assert counts(run_cli("index", env={"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}).stdout) == (
+        0,
+        0,
+        0,
+        150,
+    )
+
+
+def test_server_mode_index_and_noop(chroma_server, tmp_path, embedder):
+    host, port = chroma_server
+    corpus = copy_seeds(tmp_path / "corpus")
+    settings = Settings(chroma_host=host, chroma_port=port, corpus_dir=corpus, chunk_size=180)
+    store = open_store(settings)
+    first = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert (first.added, first.unchanged) == (2, 0)
+    again = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert (again.added, again.unchanged, again.embedded) == (0, 2, 0)
+    (corpus / "us-ukraine-coproduction-memorandum.txt").unlink()
+    gone = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert gone.removed == 1 and store.counts()[0] == 1
+    # Through the CLI as well, against the same server.
+    env = {
+        "CITEQA_CHROMA_HOST": host,
+        "CITEQA_CHROMA_PORT": str(port),
+        "CITEQA_CORPUS_DIR": str(corpus),
+        "CITEQA_CHUNK_SIZE": "180",
+        "CITEQA_DATA_DIR": str(tmp_path / "unused"),
+    }
+    assert counts(run_cli("index", env=env).stdout) == (0, 0, 0, 1)
+
+
+def test_server_unreachable_is_a_clear_error(tmp_path):
+    from tests.conftest import free_port
+
+    res = run_cli("index", env={"CITEQA_CHROMA_HOST": "127.0.0.1", "CITEQA_CHROMA_PORT": str(free_port())})
+    assert res.returncode != 0 and "Chroma server" in res.stderr and "Traceback" not in res.stderr
