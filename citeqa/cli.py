@@ -112,6 +112,85 @@ def index(
     print(result.summary())
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the HTTP API (and its page); on first start, index the corpus first."""
+    import uvicorn
+
+    from indexing.locking import IndexLocked
+    from service.app import create_app
+
+    settings = _settings()
+    app_ = create_app(settings, index_on_start=True, progress=_Bar)
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    except IndexLocked as exc:
+        raise _fail(str(exc)) from None
+
+
+def _print_answer(res: Any) -> None:
+    from rich.markup import escape
+
+    out = Console()
+    if res.abstained:
+        out.print(f"[bold yellow]{escape(res.answer)}[/bold yellow] (confidence {res.confidence:.2f})")
+    else:
+        out.print(f"[bold]Answer[/bold] (confidence {res.confidence:.2f}):")
+        for q in res.quotes:
+            text = escape(q.text)
+            sa = res.short_answer
+            if sa and sa.doc_id == q.doc_id and q.start <= sa.start and sa.end <= q.end:
+                a, b = sa.start - q.start, sa.end - q.start
+                text = escape(q.text[:a]) + f"[bold reverse]{escape(q.text[a:b])}[/bold reverse]" + escape(q.text[b:])
+            out.print(f"  “{text}”")
+            out.print(f"    [dim]{escape(q.doc_id)} [{q.start}:{q.end}][/dim]")
+        if res.short_answer:
+            out.print(f"[bold]Short answer:[/bold] [bold reverse]{escape(res.short_answer.text)}[/bold reverse]")
+    if res.passages:
+        out.print("[dim]Passages:[/dim]")
+        for p in res.passages:
+            out.print(f"  [dim]{p.score:.3f} {escape(p.doc_id)} [{p.start}:{p.end}][/dim]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Passages to return.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly the /ask response body.")] = False,
+) -> None:
+    """Answer a question in-process, with verified quotes (indexes the corpus first if the index is empty)."""
+    from pydantic import ValidationError as PydanticError
+
+    from indexing.corpus import CorpusError
+    from indexing.locking import IndexLocked
+    from indexing.reindex import reindex
+    from indexing.wiring import open_index_for_writing
+    from service.answering import ask as ask_
+    from service.engine import Engine
+    from service.schemas import AskRequest
+
+    try:
+        request = AskRequest(question=question, top_k=top_k)
+    except PydanticError as exc:
+        raise _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), 2) from None
+    settings = _settings()
+    try:
+        with open_index_for_writing(settings) as (store, get_embedder):
+            if store.articles.count() == 0:
+                reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
+            engine = Engine.load(settings, store, get_embedder())
+            res = ask_(engine, request.question, top_k=request.top_k)
+    except (CorpusError, IndexLocked) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(res.model_dump_json())
+    else:
+        _print_answer(res)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -166,6 +166,29 @@ class Store:
             chunks=int(meta.get("chunks", 0)),
         )
 
+    def list_articles(self, *, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(total, a page of article summaries ordered by doc_id); texts are not loaded."""
+        rows = []
+        start = 0
+        while True:
+            page = self.articles.get(include=["metadatas"], limit=PAGE, offset=start)
+            for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                rows.append(
+                    {
+                        "doc_id": doc_id,
+                        "title": str(meta.get("title", "")),
+                        "url": meta.get("url"),
+                        "published": meta.get("published"),
+                        "chars": int(meta.get("chars", 0)),
+                        "chunks": int(meta.get("chunks", 0)),
+                    }
+                )
+            if len(page["ids"]) < PAGE:
+                break
+            start += PAGE
+        rows.sort(key=lambda r: r["doc_id"])
+        return len(rows), rows[offset : offset + limit]
+
     def counts(self) -> tuple[int, int]:
         """(articles, chunks) currently stored."""
         return self.articles.count(), self.chunks.count()

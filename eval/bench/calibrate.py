@@ -1,0 +1,100 @@
+"""Fit the reader's confidence weights (logistic regression over its evidence features).
+
+    python -m eval.bench.calibrate [--rgb-data DIR] [--seed-data DIR]
+
+Labels: 1 when the reader's chosen quote contains a gold answer, 0 when it does
+not or when the question is unanswerable. Data: the RGB dev set (answerable
+news questions with hard distractors) and the seed golden set
+(``eval/golden.jsonl``, with unanswerable questions). Prints the weights to
+paste into ``service/reader.py`` and the accuracy/abstention trade-off per
+threshold. Few features, L2-regularised: the held-back RGB half and unseen seed
+questions are the check against over-fitting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from eval.bench.corpora import RGB_DEV, write_rgb_corpus
+from indexing.reindex import reindex
+from indexing.settings import Settings
+from indexing.store import Store, make_client
+from indexing.wiring import embedder_factory
+from service import reader
+from service.engine import Engine
+from service.retrieval import retrieve
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden.jsonl"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def _engine(data: Path, corpus: Path) -> Engine:
+    settings = Settings(data_dir=data, corpus_dir=corpus)
+    store = Store(make_client(settings), settings.index_name())
+    get = embedder_factory(settings)
+    reindex(settings, store=store, get_embedder=get)
+    return Engine.load(settings, store, get())
+
+
+def collect(engine: Engine, questions: list[tuple[str, list[str]]]) -> tuple[list[dict], list[int]]:
+    """Reader features and labels for (question, answers) pairs."""
+    feats, labels = [], []
+    for question, answers in questions:
+        vector = engine.embedder.embed_query(question)
+        hits = retrieve(question, query_vector=vector, store=engine.store, lexical=engine.lexical)
+        reading = reader.read(question, hits, store=engine.store, lexical=engine.lexical, question_vector=vector)
+        if not reading.best:
+            continue
+        feats.append(reading.features)
+        labels.append(int(any(a.lower() in reading.best.text.lower() for a in answers)))
+    return feats, labels
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 5000, lr: float = 0.5) -> np.ndarray:
+    """Plain logistic regression by gradient descent; the last weight is the bias."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-xb @ w))
+        grad = xb.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0]
+        w -= lr * grad
+    return w
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rgb-data", type=Path)
+    parser.add_argument("--seed-data", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rgb = _engine(args.rgb_data or Path(tmp) / "rgb", write_rgb_corpus(Path(tmp) / "rgb-corpus"))
+        rows = [json.loads(line) for line in RGB_DEV.read_text().splitlines()]
+        f1, y1 = collect(rgb, [(r["query"], r["answers"]) for r in rows])
+        seeds = _engine(args.seed_data or Path(tmp) / "seeds", SEEDS)
+        gold = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
+        f2, y2 = collect(seeds, [(g["question"], g["answers"]) for g in gold])
+    names = list(f1[0])
+    x = np.array([[f[n] for n in names] for f in f1 + f2])
+    y = np.array(y1 + y2, dtype=float)
+    w = fit(x, y)
+    weights = {"bias": round(float(w[-1]), 2), **{n: round(float(v), 2) for n, v in zip(names, w[:-1], strict=True)}}
+    print("CONFIDENCE_WEIGHTS =", json.dumps(weights, indent=4))
+    probs = np.array([reader.confidence(dict(zip(names, row, strict=True)), weights) for row in x])
+    n1 = len(y1)
+    answerable = np.array([True] * n1 + [bool(g["answers"]) for g in gold])
+    print("threshold | RGB accuracy | seed answerable correct | seed unanswerable abstained")
+    for t in (0.2, 0.3, 0.4, 0.45, 0.5, 0.6):
+        keep = probs >= t
+        rgb_acc = float(np.mean(keep[:n1] & (y[:n1] == 1)))
+        seed_ok = float(np.mean((keep[n1:] & (y[n1:] == 1))[answerable[n1:]]))
+        seed_abst = float(np.mean(~keep[n1:][~answerable[n1:]]))
+        print(f"{t:.2f} | {rgb_acc:.2f} | {seed_ok:.2f} | {seed_abst:.2f}")
+
+
+if __name__ == "__main__":
+    main()

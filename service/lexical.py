@@ -1,0 +1,209 @@
+"""The lexical side of retrieval: BM25 (bm25s) over the chunks stored in Chroma.
+
+Built from Chroma at start-up and rebuilt when the index changes, so it always
+matches the dense side (Chroma's own sparse index is Cloud-only). It also
+supplies document frequencies for the reader's term statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from indexing.store import PAGE, Store
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+# Irregular past forms the Snowball stemmer leaves apart from their base verb.
+IRREGULAR = {
+    "won": "win",
+    "bought": "buy",
+    "sold": "sell",
+    "led": "lead",
+    "began": "begin",
+    "begun": "begin",
+    "took": "take",
+    "taken": "take",
+    "held": "hold",
+    "became": "become",
+    "made": "make",
+    "said": "say",
+    "told": "tell",
+    "wrote": "write",
+    "written": "write",
+    "chose": "choose",
+    "chosen": "choose",
+    "ran": "run",
+    "gave": "give",
+    "given": "give",
+    "met": "meet",
+    "paid": "pay",
+    "spent": "spend",
+    "brought": "bring",
+    "built": "build",
+    "beat": "beat",
+    "beaten": "beat",
+    "found": "found",
+    "sent": "send",
+    "signed": "sign",
+    "struck": "strike",
+    "left": "leave",
+    "fell": "fall",
+    "rose": "rise",
+    # Agent nouns, so "director" meets "directed" and "winner" meets "won".
+    "director": "direct",
+    "directors": "direct",
+    "winner": "win",
+    "winners": "win",
+    "founder": "found",
+    "founders": "found",
+    "creator": "create",
+    "producer": "produce",
+    "publisher": "publish",
+    "developer": "develop",
+    "owner": "own",
+    "leader": "lead",
+    "writer": "write",
+    "inventor": "invent",
+    "manufacturer": "manufacture",
+    "organizer": "organize",
+    "organiser": "organise",
+    "host": "host",
+    "defence": "defense",
+    "offence": "offense",
+    "programme": "program",
+    "buyer": "buy",
+    "seller": "sell",
+    "acquirer": "acquire",
+    "acquisition": "acquire",
+    "signatory": "sign",
+}
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed, stop-word-free tokens (the same for index and query)."""
+    stop = stopwords()
+    words = [IRREGULAR.get(w, w) for w in _TOKEN.findall(text.lower()) if w not in stop]
+    return _stemmer().stemWords(words) if words else []
+
+
+@dataclass
+class ChunkRow:
+    """One chunk as the service keeps it in memory."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    url: str | None
+    published: str | None
+    published_day: int | None
+    start: int
+    end: int
+    content_hash: str
+    text: str
+    sentences: list[tuple[int, int]]
+    entities: list[tuple[int, int, str]]
+
+
+def row_from(chunk_id: str, text: str, meta: dict[str, Any]) -> ChunkRow:
+    """A ChunkRow from a Chroma record."""
+    return ChunkRow(
+        chunk_id=chunk_id,
+        doc_id=meta["doc_id"],
+        title=meta.get("title", ""),
+        url=meta.get("url"),
+        published=meta.get("published"),
+        published_day=meta.get("published_day"),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        content_hash=meta.get("content_hash", ""),
+        text=text,
+        sentences=[tuple(s) for s in json.loads(meta.get("sentences", "[]"))],
+        entities=[tuple(e) for e in json.loads(meta.get("entities", "[]"))],
+    )
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 over chunk titles + texts, plus every chunk row by id."""
+
+    rows: list[ChunkRow] = field(default_factory=list)
+    retriever: Any = None
+    doc_freq: dict[str, int] = field(default_factory=dict)
+    position: dict[str, int] = field(default_factory=dict)
+    days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @classmethod
+    def build(cls, store: Store) -> LexicalIndex:
+        """Read every chunk from Chroma and index it."""
+        import bm25s
+
+        rows: list[ChunkRow] = []
+        offset = 0
+        while True:
+            page = store.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            rows.extend(
+                row_from(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            )
+            if len(page["ids"]) < PAGE:
+                break
+            offset += PAGE
+        index = cls(rows=rows, position={r.chunk_id: i for i, r in enumerate(rows)})
+        index.days = np.array([r.published_day or 0 for r in rows], dtype=np.int64)
+        if rows:
+            tokenized = [terms(f"{r.title}\n{r.text}" if not r.text.startswith(r.title) else r.text) for r in rows]
+            vocab: dict[str, int] = {}
+            ids = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in tokenized]
+            retriever = bm25s.BM25()
+            retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+            index.retriever = retriever
+            df: dict[str, int] = {}
+            for toks in tokenized:
+                for t in set(toks):
+                    df[t] = df.get(t, 0) + 1
+            index.doc_freq = df
+        return index
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency over chunks (unknown terms get the maximum)."""
+        n = max(1, len(self.rows))
+        return math.log(1 + (n - self.doc_freq.get(term, 0) + 0.5) / (self.doc_freq.get(term, 0) + 0.5))
+
+    def weight(self, term: str) -> float:
+        """A term's weight in coverage: 1 + idf, so that in a small corpus, where
+        every topical word is in every chunk, common words still count."""
+        return 1.0 + self.idf(term)
+
+    def search(self, query_terms: Sequence[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (row position, BM25 score) with a positive score."""
+        known = [t for t in query_terms if t in self.doc_freq]
+        if not known or self.retriever is None:
+            return []
+        k = min(k, len(self.rows))
+        docs, scores = self.retriever.retrieve([known], k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

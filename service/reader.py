@@ -1,0 +1,505 @@
+"""The extractive reader: pick the sentence(s) that answer, the short answer, and
+a calibrated confidence — offline, with no neural reader.
+
+Everything expensive was done at index time (sentence bounds, entities,
+sentence vectors); a question costs one embedding (done by the caller), one
+Chroma ``get`` of sentence vectors, and arithmetic.
+
+Scoring a candidate sentence (from the top retrieved passages):
+- dense similarity of the sentence vector to the question vector;
+- idf-weighted coverage of the question's terms by the sentence, and by its
+  article context (title + passage);
+- constraints the question states (years, quarters, numbers) found in the
+  sentence or its context;
+- whether it holds an entity of the expected answer type (who → PERSON/ORG,
+  when → DATE, how much → MONEY, …) that is not already in the question.
+The short answer is chosen by letting the best sentences vote for entities of
+the expected type; the quote is the best sentence holding the winner.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexing.chunking import chunk_id
+from indexing.store import Store
+from service.lexical import LexicalIndex, stopwords, terms
+from service.retrieval import Hit
+
+READ_PASSAGES = 16
+WINDOW = 60
+ADJACENT = 20
+ADJ_BONUS = 0.5
+SENT_TEMP = 3.0
+MERGE = False
+PROPN_WEIGHT = 0.6
+NAMED_PHRASE = True
+VOTERS = 16
+
+# Words that say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how much many name named date year day time place "
+    "did does do was were is are will would has have had can could the a an".split()
+)
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_QUARTER = re.compile(r"\b(q[1-4]|first quarter|second quarter|third quarter|fourth quarter)\b", re.I)
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
+_QUARTER_WORDS = {"q1": "first quarter", "q2": "second quarter", "q3": "third quarter", "q4": "fourth quarter"}
+
+PERSONISH = {"PERSON": 1.0, "ORG": 0.7, "GPE": 0.5, "NORP": 0.5}
+TYPE_RULES: list[tuple[re.Pattern[str], dict[str, float]]] = [
+    (
+        re.compile(
+            r"\bhow (much|many dollars)\b|\b(revenue|cost|price|budget|worth|funding|sales|income|profit)\b", re.I
+        ),
+        {"MONEY": 1.0},
+    ),
+    (re.compile(r"\bhow many\b|\bnumber of\b", re.I), {"CARDINAL": 1.0, "QUANTITY": 0.9, "MONEY": 0.5, "PERCENT": 0.3}),
+    (re.compile(r"\b(percent|percentage|share|rate)\b", re.I), {"PERCENT": 1.0}),
+    (re.compile(r"\b(what|which) (year)\b|\bin what year\b", re.I), {"DATE": 1.0}),
+    (
+        re.compile(
+            r"\bwhen\b|\b(what|which) (date|day|month)\b|\b(release|premiere|launch|founding) date\b|\bdate of\b", re.I
+        ),
+        {"DATE": 1.0, "TIME": 0.3},
+    ),
+    (
+        re.compile(r"\bwhere\b|\b(which|what) (city|country|place|state|location|venue|town)\b|\blocation\b", re.I),
+        {"GPE": 1.0, "LOC": 0.9, "FAC": 0.8, "ORG": 0.3},
+    ),
+    (
+        re.compile(
+            r"\b(which|what) (company|firm|organi[sz]ation|team|agency|department|ministry|club)\b"
+            r"|\bwho (acquired|bought|owns|purchased)\b",
+            re.I,
+        ),
+        {"ORG": 1.0, "GPE": 0.4, "PERSON": 0.3},
+    ),
+    (
+        re.compile(r"\b(what|which) (movie|film|game|book|song|show|album|series)\b", re.I),
+        {"WORK_OF_ART": 1.0, "ORG": 0.3, "PRODUCT": 0.5},
+    ),
+    (
+        re.compile(
+            r"\bwho\b|\bwhose\b|\bwhom\b|\b(which|what) (person|actor|actress|minister|president|ceo|director)\b", re.I
+        ),
+        PERSONISH,
+    ),
+    (re.compile(r"\bname of\b", re.I), {"PRODUCT": 1.0, "ORG": 0.8, "PERSON": 0.8, "WORK_OF_ART": 0.8}),
+]
+
+
+@dataclass
+class QuestionInfo:
+    """What the reader needs to know about a question."""
+
+    text: str
+    terms: list[str]
+    content_terms: list[str]
+    years: list[str]
+    quarters: list[str]
+    numbers: list[str]
+    expected: dict[str, float]
+
+
+def analyze(question: str) -> QuestionInfo:
+    """Terms, stated constraints and the expected answer type of a question."""
+    all_terms = list(dict.fromkeys(terms(question)))
+    qwords = set(terms(" ".join(QUESTION_WORDS))) | QUESTION_WORDS
+    content = [t for t in all_terms if t not in qwords]
+    years = _YEAR.findall(question)
+    quarters = [q.lower() for q in _QUARTER.findall(question)]
+    numbers = [n for n in _NUMBER.findall(question) if n not in years]
+    expected: dict[str, float] = {}
+    for pattern, types in TYPE_RULES:
+        if pattern.search(question):
+            expected = types
+            break
+    return QuestionInfo(question, all_terms, content or all_terms, years, quarters, numbers, expected)
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage, scored against the question."""
+
+    hit: Hit
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    sim: float = 0.0
+    coverage: float = 0.0
+    context_coverage: float = 0.0
+    constraints: float = 1.0
+    typed: float = 0.0
+    score: float = 0.0
+    entities: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+@dataclass
+class Reading:
+    """The reader's choice: quote spans (doc_id, start, end), short answer, confidence."""
+
+    quotes: list[tuple[str, int, int]]
+    short: tuple[str, int, int] | None
+    confidence: float
+    best: Candidate | None = None
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def _weighted_coverage(q_terms: list[str], have: set[str], lexical: LexicalIndex) -> float:
+    if not q_terms:
+        return 0.0
+    total = sum(lexical.weight(t) for t in q_terms)
+    return sum(lexical.weight(t) for t in q_terms if t in have) / total if total else 0.0
+
+
+def _constraints(info: QuestionInfo, sentence: str, context: str) -> float:
+    """1.0 when every stated year/quarter/number is in the sentence; partial credit for the context."""
+    wanted = info.years + info.numbers + info.quarters
+    if not wanted:
+        return 1.0
+    s, c = sentence.lower(), context.lower()
+    score = 0.0
+    for w in wanted:
+        alts = [w, _QUARTER_WORDS.get(w, w)]
+        if any(re.search(rf"\b{re.escape(a)}\b", s) for a in alts):
+            score += 1.0
+        elif any(re.search(rf"\b{re.escape(a)}\b", c) for a in alts):
+            score += 0.6
+    return score / len(wanted)
+
+
+def _norm_entity(text: str) -> str:
+    t = unicodedata.normalize("NFKD", text)
+    t = "".join(ch for ch in t if not unicodedata.combining(ch))
+    t = re.sub(r"^(the|a|an)\s+", "", t.strip().lower())
+    t = re.sub(r"[’']s$", "", t)
+    return re.sub(r"[^\w$%.,]+", " ", t).strip(" .,")
+
+
+def clean_entities(text: str, base: int, ents: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Tidy NER spans: cut a dangling "(..." and join "Tampa, Florida"-style place pairs."""
+    out: list[tuple[int, int, str]] = []
+    for s, e, label in sorted(ents):
+        piece = text[s - base : e - base]
+        cut = piece.find(" (")
+        if cut > 0:
+            e = s + cut
+        if out and label in ("GPE", "LOC") and out[-1][2] in ("GPE", "LOC"):
+            gap = text[out[-1][1] - base : s - base]
+            if gap in (", ", ","):
+                out[-1] = (out[-1][0], e, out[-1][2])
+                continue
+        out.append((s, e, label))
+    return out
+
+
+def candidates(
+    hits: list[Hit], store: Store, question_vector: np.ndarray, limit: int = READ_PASSAGES
+) -> list[Candidate]:
+    """The sentences of the top passages, each with its dense similarity."""
+    seen: dict[tuple[str, int, int], Candidate] = {}
+    for hit in hits[:limit]:
+        row = hit.row
+        for s, e in row.sentences:
+            key = (row.doc_id, s, e)
+            if key in seen:
+                continue
+            text = row.text[s - row.start : e - row.start]
+            ents = clean_entities(row.text, row.start, [ent for ent in row.entities if ent[0] >= s and ent[1] <= e])
+            seen[key] = Candidate(hit=hit, doc_id=row.doc_id, start=s, end=e, text=text, entities=ents)
+    cands = list(seen.values())
+    if not cands:
+        return []
+    ids = [chunk_id(c.doc_id, c.hit.row.content_hash, c.start, c.end) for c in cands]
+    got = store.sentences.get(ids=ids, include=["embeddings"])
+    vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+    for cid, cand in zip(ids, cands, strict=True):
+        vec = vectors.get(cid)
+        cand.sim = float(np.dot(vec, question_vector)) if vec is not None else cand.hit.dense
+    return cands
+
+
+def score_candidates(info: QuestionInfo, cands: list[Candidate], lexical: LexicalIndex, top_score: float) -> None:
+    """Fill in every candidate's features and score."""
+    for c in cands:
+        row = c.hit.row
+        s_terms = set(terms(c.text))
+        ctx_terms = s_terms | set(terms(f"{row.title}\n{row.text}"))
+        c.coverage = _weighted_coverage(info.content_terms, s_terms, lexical)
+        c.context_coverage = _weighted_coverage(info.content_terms, ctx_terms, lexical)
+        c.constraints = _constraints(info, c.text, f"{row.title} {row.text} {row.published or ''}")
+        q_terms = set(info.terms)
+        c.typed = 0.0
+        for s, e, label in c.entities:
+            weight = info.expected.get(label, 0.0)
+            if weight and not set(terms(c.text[s - c.start : e - c.start])) <= q_terms:
+                c.typed = max(c.typed, weight)
+        passage = c.hit.score / top_score if top_score > 0 else 0.0
+        c.score = (
+            0.45 * c.sim
+            + 0.30 * c.coverage
+            + 0.10 * c.context_coverage
+            + 0.10 * passage
+            + (0.20 * c.typed if info.expected else 0.0)
+            - 0.35 * (1.0 - c.constraints)
+        )
+
+
+_MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.I)
+_RELATIVE = re.compile(
+    r"\b(last|next|this|ago|today|yesterday|tomorrow|early|late|mid|recent|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|week|weekend|season|annual|daily)\b",
+    re.I,
+)
+_ELLIPSIS = re.compile(r"\.\.\.|…")
+_WIN = re.compile(r"\b(win|won|winner|winning|champion|victory|title)\b", re.I)
+_WINNER_AFTER = re.compile(
+    r"^\W{0,3}(\(.{0,30}\)\s*)?(has |have |had )?(won|wins|win|beat|beats|defeated|defeats|claimed|clinched|captured|"
+    r"triumphed|took|takes|secured|retained|edged|overcame|outlasted|sprinted to|claims|became|is the winner)\b",
+    re.I,
+)
+_WINNER_BEFORE = re.compile(r"\b(lost to|defeated by|beaten by|won by|winner,?|champion,?|went to)\s*$", re.I)
+_LOSER_BEFORE = re.compile(r"\b(beat|beats|beating|defeated|defeats|defeating|over|against|vs\.?|versus)\s*$", re.I)
+_LOSER_AFTER = re.compile(r"^\W{0,3}(lost|loses|finished second|was beaten|runner-up)\b", re.I)
+
+
+def date_quality(text: str) -> float:
+    """How complete a date is: day, month and year beat a bare year or 'last week'."""
+    month = _MONTH.search(text) or re.search(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b", text)
+    year = _YEAR.search(text)
+    rest = _YEAR.sub("", _MONTH.sub("", text))
+    day = re.search(r"\b\d{1,2}(st|nd|rd|th)?\b", rest)
+    if month and day:
+        return 1.0 if year else 0.85
+    if month and year:
+        return 0.85
+    if year:
+        return 0.6 if not _RELATIVE.search(text) else 0.3
+    return 0.15
+
+
+def _term_positions(text: str, wanted: set[str]) -> list[tuple[int, str]]:
+    from service.lexical import IRREGULAR, _stemmer
+
+    out = []
+    for m in re.finditer(r"(?u)\b\w\w+\b", text):
+        w = m.group(0).lower()
+        stem = _stemmer().stemWord(IRREGULAR.get(w, w))
+        if stem in wanted:
+            out.append((m.start(), stem))
+    return out
+
+
+_PROPER = re.compile(r"\b[A-Z][\w'’.-]*[\w](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[\w])*")
+
+
+def proper_nouns(c: Candidate, info: QuestionInfo) -> list[tuple[int, int, str]]:
+    """Capitalised word runs the NER missed ("Rustem Umerov, Minister ..."), as weak PROPN candidates."""
+    if not PROPN_WEIGHT or not ({"PERSON", "ORG"} & info.expected.keys()):
+        return []
+    taken = [(s, e) for s, e, _ in c.entities]
+    out = []
+    for m in _PROPER.finditer(c.text):
+        s, e = c.start + m.start(), c.start + m.end()
+        if any(s < te and ts < e for ts, te in taken) or m.group(0).lower() in stopwords():
+            continue
+        out.append((s, e, "PROPN"))
+    return out
+
+
+def _inside_named_phrase(text: str, ls: int, le: int, q_terms: set[str]) -> bool:
+    """True when the entity is a word of a longer capitalised name the question uses:
+    "Ukraine" in "Ukraine Defense Industrial Base Conference" does not answer a question about it."""
+    after = re.match(r" ([A-Z][\w'’-]*)", text[le:])
+    return bool(after and set(terms(after.group(1))) & q_terms)
+
+
+def trim_entity(info: QuestionInfo, c: Candidate, ent: tuple[int, int, str]) -> tuple[int, int, str]:
+    """Drop leading words of a PERSON span that the question itself used ("Defense Lloyd Austin")."""
+    s, e, label = ent
+    if label != "PERSON":
+        return ent
+    q_terms = set(info.terms)
+    while True:
+        m = re.match(r"\S+\s+", c.text[s - c.start : e - c.start])
+        if not m or not set(terms(m.group(0))) <= q_terms or not terms(m.group(0)):
+            return (s, e, label)
+        s += m.end()
+
+
+def pair_score(
+    info: QuestionInfo, c: Candidate, ent: tuple[int, int, str], positions: list[tuple[int, str]], lexical: LexicalIndex
+) -> float:
+    """How well one entity of a sentence answers the question (0 when it cannot)."""
+    s, e, label = ent
+    if label == "PROPN":
+        weight = PROPN_WEIGHT * max(info.expected.get("PERSON", 0.0), info.expected.get("ORG", 0.0))
+    else:
+        weight = info.expected.get(label, 0.0)
+    if not weight:
+        return 0.0
+    text = c.text[s - c.start : e - c.start]
+    ent_terms = set(terms(text))
+    if not ent_terms or ent_terms <= set(info.terms):
+        return 0.0
+    if NAMED_PHRASE and _inside_named_phrase(c.text, s - c.start, e - c.start, set(info.terms)):
+        return 0.0
+    if label == "DATE":
+        weight *= date_quality(text)
+    # Near what the question talks about: idf-weighted share of the question's
+    # terms within a window around the entity; an ellipsis cuts the link.
+    ls, le = s - c.start, e - c.start
+    near, adjacent = set(), set()
+    for pos, term in positions:
+        lo, hi = (pos, ls) if pos < ls else (le, pos)
+        if hi - lo <= WINDOW and not _ELLIPSIS.search(c.text[lo:hi]):
+            near.add(term)
+            if hi - lo <= ADJACENT:
+                adjacent.add(term)
+    weight *= 0.3 + 0.7 * _weighted_coverage(info.content_terms, near, lexical)
+    weight *= 1.0 + ADJ_BONUS * _weighted_coverage(info.content_terms, adjacent, lexical)
+    if _WIN.search(info.text) and label in ("PERSON", "ORG", "GPE", "NORP", "PROPN"):
+        after, before = c.text[le : le + 40], c.text[max(0, ls - 25) : ls]
+        if _WINNER_AFTER.search(after) or _WINNER_BEFORE.search(before):
+            weight *= 2.0
+        elif _LOSER_BEFORE.search(before) or _LOSER_AFTER.search(after):
+            weight *= 0.35
+    return weight
+
+
+def vote(
+    info: QuestionInfo, ranked: list[Candidate], lexical: LexicalIndex
+) -> tuple[str, float, float, Candidate, tuple[int, int, str]] | None:
+    """The entity most supported by the best sentences.
+
+    Returns (key, its best pair score, share of all votes, best sentence holding it, its entity span).
+    """
+    if not info.expected:
+        return None
+    wanted = set(info.content_terms)
+    # Each document votes once per entity (its best mention): redundancy across
+    # sources is evidence, repetition inside one article is not.
+    per_doc: dict[tuple[str, str], float] = {}
+    raw: dict[str, float] = {}
+    best_pair: dict[str, tuple[float, Candidate, tuple[int, int, str]]] = {}
+    for c in ranked[:VOTERS]:
+        sent_weight = math.exp(SENT_TEMP * (c.score - ranked[0].score))
+        positions = _term_positions(c.text, wanted)
+        for ent in c.entities + proper_nouns(c, info):
+            ent = trim_entity(info, c, ent)
+            w = pair_score(info, c, ent, positions, lexical)
+            if w <= 0:
+                continue
+            key = _norm_entity(c.text[ent[0] - c.start : ent[1] - c.start])
+            per_doc[(c.doc_id, key)] = max(per_doc.get((c.doc_id, key), 0.0), w * sent_weight)
+            if key not in best_pair or w * sent_weight > best_pair[key][0]:
+                best_pair[key] = (w * sent_weight, c, ent)
+            raw[key] = max(raw.get(key, 0.0), w)
+    votes: dict[str, float] = defaultdict(float)
+    for (_, key), v in per_doc.items():
+        votes[key] += v
+    if not votes:
+        return None
+    if MERGE:
+        tokens = {k: set(re.findall(r"\w+", k)) for k in votes}
+        total = dict(votes)
+        for a in votes:
+            for b in votes:
+                if a != b and tokens[a] < tokens[b]:
+                    total[b] += votes[a]
+        votes = total
+    key, best = max(votes.items(), key=lambda kv: kv[1])
+    # Prefer a fuller mention of the winner of the same type when it has real
+    # support of its own: "December 2015" over "2015", "Joe Biden" over "Biden".
+    words = set(re.findall(r"\w+", key))
+    label = best_pair[key][2][2]
+    fuller = [
+        k
+        for k in votes
+        if k != key and words < set(re.findall(r"\w+", k)) and best_pair[k][2][2] == label and votes[k] >= 0.3 * best
+    ]
+    if fuller:
+        key = max(fuller, key=lambda k: votes[k])
+        best = votes[key]
+    _, cand, ent = best_pair[key]
+    return key, raw[key], best / sum(votes.values()), cand, ent
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+# Logistic weights over the reader's evidence features, fitted by
+# ``python -m eval.bench.calibrate`` on the RGB dev set and the seed golden set.
+CONFIDENCE_WEIGHTS = {
+    "bias": -4.0,
+    "sim": 3.0,
+    "coverage": 1.0,
+    "context_coverage": 2.5,
+    "constraints": 1.5,
+    "unknown_salient": -6.0,
+    "unknown_other": -1.5,
+    "typed_no_answer": -1.5,
+    "answer_strength": 1.0,
+    "answer_share": 1.0,
+}
+
+
+def _salient(question: str) -> set[str]:
+    """Terms of capitalised words (not the first) and numbers: names and figures the question states."""
+    out: set[str] = set()
+    for i, m in enumerate(re.finditer(r"(?u)\b[\w-]+\b", question)):
+        w = m.group(0)
+        if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w):
+            out.update(terms(w))
+    return out
+
+
+def features(info: QuestionInfo, best: Candidate, winner: tuple | None, lexical: LexicalIndex) -> dict[str, float]:
+    """The evidence the confidence is computed from."""
+    unknown = {t for t in info.content_terms if t not in lexical.doc_freq}
+    salient = _salient(info.text)
+    return {
+        "sim": best.sim,
+        "coverage": best.coverage,
+        "context_coverage": best.context_coverage,
+        "constraints": best.constraints,
+        "unknown_salient": _weighted_coverage(info.content_terms, unknown & salient, lexical),
+        "unknown_other": _weighted_coverage(info.content_terms, unknown - salient, lexical),
+        "typed_no_answer": 1.0 if info.expected and not winner else 0.0,
+        "answer_strength": min(1.5, winner[1]) if winner else 0.0,
+        "answer_share": winner[2] if winner else 0.0,
+    }
+
+
+def confidence(feats: dict[str, float], weights: dict[str, float] = CONFIDENCE_WEIGHTS) -> float:
+    """Calibrated probability that the chosen quote answers the question."""
+    return _sigmoid(weights["bias"] + sum(weights[k] * v for k, v in feats.items()))
+
+
+def read(
+    question: str, hits: list[Hit], *, store: Store, lexical: LexicalIndex, question_vector: np.ndarray
+) -> Reading:
+    """Choose the answering sentence(s) and short answer among the hits' sentences."""
+    info = analyze(question)
+    cands = candidates(hits, store, question_vector)
+    if not cands:
+        return Reading([], None, 0.0)
+    score_candidates(info, cands, lexical, hits[0].score)
+    ranked = sorted(cands, key=lambda c: -c.score)
+    best, short = ranked[0], None
+    winner = vote(info, ranked, lexical)
+    if winner:
+        _, _, _, best, ent = winner
+        short = (best.doc_id, ent[0], ent[1])
+    feats = features(info, best, winner, lexical)
+    return Reading([(best.doc_id, best.start, best.end)], short, confidence(feats), best, feats)

@@ -1,0 +1,151 @@
+"""Request and response models of the HTTP API (they become the OpenAPI docs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_QUESTION_CHARS = 2000
+MAX_TOP_K = 20
+
+
+def _clean_text(value: str, name: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"{name} must be at most {MAX_QUESTION_CHARS} characters")
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL characters")
+    return value
+
+
+class _DateRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many passages to return (1-20).", examples=[5])
+    since: dt.date | None = Field(
+        None, description="Only articles published on or after this date (undated articles excluded)."
+    )
+    until: dt.date | None = Field(
+        None, description="Only articles published on or before this date (undated articles excluded)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _DateRange:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+class AskRequest(_DateRange):
+    """A question about the indexed articles."""
+
+    question: str = Field(
+        ...,
+        description="The question, 1-2000 characters.",
+        examples=["When was the memorandum on joint weapons production signed?"],
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return _clean_text(value, "question")
+
+
+class SearchRequest(_DateRange):
+    """A passage search."""
+
+    query: str = Field(..., description="The search text, 1-2000 characters.", examples=["air defense systems"])
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        return _clean_text(value, "query")
+
+
+class Span(BaseModel):
+    """An exact slice of an indexed article: ``document_text(doc_id)[start:end] == text``."""
+
+    doc_id: str = Field(..., examples=["us-ukraine-weapons-production-pact.txt"])
+    title: str
+    url: str | None = None
+    published: str | None = Field(None, description="ISO date, when known.")
+    start: int = Field(..., ge=0, description="Character offset where the span starts.")
+    end: int = Field(..., ge=0, description="Character offset where the span ends (exclusive).")
+    text: str = Field(..., description="The verbatim article text between start and end.")
+
+
+class Quote(Span):
+    """A verified verbatim quote."""
+
+
+class Passage(Span):
+    """A retrieved chunk with its fused retrieval score."""
+
+    chunk_id: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    """An answer made of verified quotes, or an abstention."""
+
+    question: str
+    answer: str = Field(..., description="Built only from quoted text; a fixed sentence when abstaining.")
+    abstained: bool
+    confidence: float = Field(..., ge=0.0, le=1.0, description="Calibrated evidence score.")
+    mode: Literal["extractive", "llm"] = "extractive"
+    short_answer: Span | None = Field(None, description="The exact phrase that answers, inside one of the quotes.")
+    quotes: list[Quote]
+    passages: list[Passage] = Field(..., description="Best first, by fused score.")
+
+
+class SearchResponse(BaseModel):
+    """Passages best first."""
+
+    passages: list[Passage]
+
+
+class DocumentSummary(BaseModel):
+    """One indexed article, without its text."""
+
+    doc_id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    chars: int
+    chunks: int
+
+
+class DocumentsPage(BaseModel):
+    """A page of indexed articles."""
+
+    total: int
+    documents: list[DocumentSummary]
+
+
+class Document(BaseModel):
+    """An indexed article: the text all offsets refer to."""
+
+    doc_id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    text: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    documents: int
+    chunks: int
+
+
+class ErrorBody(BaseModel):
+    """Every error response has this shape."""
+
+    detail: str | list = Field(..., description="What went wrong, for people.")
