@@ -49,7 +49,7 @@ def search(
 ) -> list[Passage]:
     """The best passages for a query, fused score first."""
     _, _, hits = _hits(engine, query, since, until)
-    hits = [h for h in hits][: max(top_k * 3, 20)]
+    hits = hits[: max(top_k * 3, 20)]
     return _passages(hits, _records(engine, hits), top_k)
 
 

@@ -8,6 +8,7 @@ supplies document frequencies for the reader's term statistics.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -18,6 +19,9 @@ from typing import Any
 import numpy as np
 
 from indexing.store import PAGE, Store
+
+# bm25s logs every index build at DEBUG on its own logger.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
 
@@ -104,9 +108,14 @@ IRREGULAR = {
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed, stop-word-free tokens (the same for index and query)."""
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> tuple[str, ...]:
     stop = stopwords()
     words = [IRREGULAR.get(w, w) for w in _TOKEN.findall(text.lower()) if w not in stop]
-    return _stemmer().stemWords(words) if words else []
+    return tuple(_stemmer().stemWords(words)) if words else ()
 
 
 @dataclass
@@ -125,6 +134,19 @@ class ChunkRow:
     text: str
     sentences: list[tuple[int, int]]
     entities: list[tuple[int, int, str]]
+    _terms: frozenset[str] | None = None
+
+    @property
+    def context_text(self) -> str:
+        """What BM25 indexes: the title (when the text does not start with it) and the text."""
+        return self.text if self.text.startswith(self.title) else f"{self.title}\n{self.text}"
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """The chunk's distinct terms (title included), computed once."""
+        if self._terms is None:
+            self._terms = frozenset(terms(self.context_text))
+        return self._terms
 
 
 def row_from(chunk_id: str, text: str, meta: dict[str, Any]) -> ChunkRow:
@@ -173,7 +195,9 @@ class LexicalIndex:
         index = cls(rows=rows, position={r.chunk_id: i for i, r in enumerate(rows)})
         index.days = np.array([r.published_day or 0 for r in rows], dtype=np.int64)
         if rows:
-            tokenized = [terms(f"{r.title}\n{r.text}" if not r.text.startswith(r.title) else r.text) for r in rows]
+            tokenized = [terms(r.context_text) for r in rows]
+            for r, toks in zip(rows, tokenized, strict=True):
+                r._terms = frozenset(toks)
             vocab: dict[str, int] = {}
             ids = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in tokenized]
             retriever = bm25s.BM25()

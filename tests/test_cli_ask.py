@@ -1,0 +1,57 @@
+"""`citeqa ask` and `citeqa serve` as users run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import httpx
+
+from tests.conftest import CITEQA, ROOT, free_port, run_cli
+
+QUESTION = "How much was the military aid package the US announced on December 6, 2023?"
+
+
+def test_ask_json_and_human_output(tmp_path):
+    env = {"CITEQA_DATA_DIR": str(tmp_path / "data")}
+    res = run_cli("ask", QUESTION, "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    body = json.loads(res.stdout)
+    assert body["abstained"] is False and body["short_answer"]["text"] == "$175 million"
+    assert set(body) == {"question", "answer", "abstained", "confidence", "mode", "short_answer", "quotes", "passages"}
+    human = run_cli("ask", QUESTION, "--top-k", "2", env=env)
+    assert human.returncode == 0
+    q = body["quotes"][0]
+    assert f"{q['doc_id']} [{q['start']}:{q['end']}]" in human.stdout
+    assert "$175 million" in human.stdout
+    bad = run_cli("ask", "   ", env=env)
+    assert bad.returncode == 2 and "empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_serve_indexes_on_first_start_and_answers(tmp_path):
+    port = free_port()
+    env = {**os.environ, "CITEQA_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [str(CITEQA), "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while True:
+            assert time.time() < deadline, "serve did not become ready"
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        body = httpx.post(base + "/ask", json={"question": QUESTION}, timeout=30).json()
+        assert body["short_answer"]["text"] == "$175 million"
+        # The running service holds the embedded data dir: a concurrent index run is refused.
+        res = run_cli("index", env={"CITEQA_DATA_DIR": str(tmp_path / "data")})
+        assert res.returncode != 0 and "holds" in res.stderr
+    finally:
+        proc.terminate()
+        proc.wait(20)
