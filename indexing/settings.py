@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(
         5_000_000, ge=1, description="Files (and .jsonl records) larger than this are skipped."
     )
-    abstain_threshold: float = Field(0.45, ge=0.0, le=1.0, description="Answers with lower confidence abstain.")
+    abstain_threshold: float = Field(
+        0.65, ge=0.0, le=1.0, description="Answers with lower confidence abstain (tuned on the dev sets)."
+    )
 
     @field_validator("embed_model")
     @classmethod

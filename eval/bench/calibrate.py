@@ -98,7 +98,7 @@ def main() -> None:
     y = np.array(y1 + y2, dtype=float)
     # Both sets count equally, whatever their sizes.
     w = fit(x, y, np.r_[np.full(len(y1), 1 / len(y1)), np.full(len(y2), 1 / len(y2))])
-    weights = {"bias": round(float(w[-1]), 2), **{n: 0.0 for n in f1[0]}}
+    weights = {"bias": round(float(w[-1]), 2), **dict.fromkeys(f1[0], 0.0)}
     weights.update({n: round(float(v), 2) for n, v in zip(names, w[:-1], strict=True)})
     print("CONFIDENCE_WEIGHTS =", json.dumps(weights, indent=4))
     probs = np.array([reader.confidence(f, weights) for f in f1 + f2])
