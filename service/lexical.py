@@ -176,6 +176,7 @@ class LexicalIndex:
     doc_freq: dict[str, int] = field(default_factory=dict)
     position: dict[str, int] = field(default_factory=dict)
     days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _weights: dict[str, float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, store: Store) -> LexicalIndex:
@@ -221,7 +222,10 @@ class LexicalIndex:
     def weight(self, term: str) -> float:
         """A term's weight in coverage: 1 + idf, so that in a small corpus, where
         every topical word is in every chunk, common words still count."""
-        return 1.0 + self.idf(term)
+        w = self._weights.get(term)
+        if w is None:
+            w = self._weights[term] = 1.0 + self.idf(term)
+        return w
 
     def search(self, query_terms: Sequence[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (row position, BM25 score) with a positive score."""
