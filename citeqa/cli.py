@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -189,6 +190,136 @@ def ask(
         print(res.model_dump_json())
     else:
         _print_answer(res)
+
+
+class _Format(str, Enum):
+    golden = "golden"
+    rgb = "rgb"
+
+
+@app.command("eval")
+def eval_(
+    golden: Annotated[
+        Path | None,
+        typer.Option(
+            "--golden",
+            help="Golden JSONL file [default: eval/golden.jsonl; "
+            "with --format rgb: ../shared/benchmarks/rgb-en-fact/dev.jsonl].",
+        ),
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            "--corpus",
+            help="Evaluate on this corpus, indexed into a temporary "
+            "index [default: CITEQA_CORPUS_DIR in CITEQA_DATA_DIR].",
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Ask a running citeqa service instead of in-process.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report directory [default: eval/reports/<timestamp>].")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Passages per question (hit@k).")] = 5,
+    fmt: Annotated[
+        _Format, typer.Option("--format", help="golden: citeqa's format; rgb: the RGB dev file.")
+    ] = _Format.golden,
+    min_accuracy: Annotated[
+        float | None, typer.Option("--min-accuracy", help="Exit 1 below this answer accuracy.")
+    ] = None,
+    min_citation_precision: Annotated[float | None, typer.Option("--min-citation-precision")] = None,
+    min_abstention_precision: Annotated[float | None, typer.Option("--min-abstention-precision")] = None,
+    min_abstention_recall: Annotated[float | None, typer.Option("--min-abstention-recall")] = None,
+) -> None:
+    """Score answers, citations and abstention against a golden set; write report.json, report.md and a plot."""
+    import datetime as dt
+    import tempfile
+
+    from eval.golden import GoldenError, load_golden
+    from eval.harness import EvalError, HttpAsker, InProcessAsker, missed_thresholds, run_eval
+    from eval.report import fmt as fmt_value
+    from eval.report import metric_names, write_reports
+    from indexing.corpus import CorpusError
+    from indexing.locking import IndexLocked
+
+    if url and corpus:
+        raise _fail("--url asks a running service, which has its own corpus: drop --corpus (or --url)", 2)
+    settings = _settings()
+    with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as tmp:
+        try:
+            if fmt is _Format.rgb:
+                from eval.rgb import RGB_DEV, load_rgb, write_rgb_corpus
+
+                source = golden or RGB_DEV
+                if not source.is_file():
+                    raise GoldenError(f"RGB file {source} does not exist")
+                _, rows = load_rgb(source)
+                if not url:
+                    corpus = write_rgb_corpus(Path(tmp) / "rgb-corpus", source)
+            else:
+                source = golden or Path("eval/golden.jsonl")
+                rows = load_golden(source)
+        except GoldenError as exc:
+            raise _fail(str(exc), 2) from None
+        if corpus is not None:
+            settings = settings.model_copy(update={"corpus_dir": corpus, "data_dir": Path(tmp) / "data"})
+        bar = Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+        try:
+            if url:
+                with bar:
+                    task = bar.add_task("asking", total=len(rows))
+                    result = run_eval(rows, HttpAsker(url), top_k=top_k, progress=lambda n: bar.advance(task, n))
+            else:
+                from indexing.reindex import reindex
+                from indexing.wiring import open_index_for_writing
+                from service.engine import Engine
+
+                with open_index_for_writing(settings) as (store, get_embedder):
+                    reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
+                    engine = Engine.load(settings, store, get_embedder())
+                    with bar:
+                        task = bar.add_task("asking", total=len(rows))
+                        result = run_eval(
+                            rows, InProcessAsker(engine), top_k=top_k, progress=lambda n: bar.advance(task, n)
+                        )
+        except (CorpusError, IndexLocked, EvalError) as exc:
+            raise _fail(str(exc)) from None
+    out = out or Path("eval/reports") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    paths = write_reports(result, out, threshold=settings.abstain_threshold, title=f"{fmt.value} {source}")
+    missed = missed_thresholds(
+        result.summary,
+        {
+            "min_accuracy": min_accuracy,
+            "min_citation_precision": min_citation_precision,
+            "min_abstention_precision": min_abstention_precision,
+            "min_abstention_recall": min_abstention_recall,
+        },
+    )
+    from rich.table import Table
+
+    table = Table(title=f"citeqa eval — {len(rows)} questions ({fmt.value})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("minimum", justify="right")
+    minimums = {m: (v, mn) for m, v, mn in missed}
+    given = {
+        "answer_accuracy": min_accuracy,
+        "citation_precision": min_citation_precision,
+        "abstention_precision": min_abstention_precision,
+        "abstention_recall": min_abstention_recall,
+    }
+    for name in metric_names(top_k):
+        minimum = given.get(name)
+        mark = (
+            "" if minimum is None else (f"[red]{minimum:.2f} MISSED[/red]" if name in minimums else f"{minimum:.2f} ok")
+        )
+        table.add_row(name, fmt_value(result.summary.get(name)), mark)
+    Console().print(table)
+    for p in paths:
+        print(f"wrote {p}")
+    if missed:
+        raise _fail("missed: " + ", ".join(f"{m} {fmt_value(v)} < {mn:.2f}" for m, v, mn in missed), 1)
 
 
 def main() -> None:

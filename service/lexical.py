@@ -20,9 +20,6 @@ import numpy as np
 
 from indexing.store import PAGE, Store
 
-# bm25s logs every index build at DEBUG on its own logger.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 _TOKEN = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
 
 
@@ -183,6 +180,8 @@ class LexicalIndex:
         """Read every chunk from Chroma and index it."""
         import bm25s
 
+        # bm25s logs every index build at DEBUG on its own logger.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         rows: list[ChunkRow] = []
         offset = 0
         while True:

@@ -1,0 +1,158 @@
+"""Run a golden set against citeqa, in-process or over HTTP, and judge every answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from eval.golden import GoldenRow, resolve
+from eval.metrics import Verdict, by_tag, judge, summarize
+
+
+class EvalError(Exception):
+    """The harness cannot run (service unreachable, bad response)."""
+
+
+class Asker(Protocol):
+    """Where questions go: the in-process engine or a running service."""
+
+    def ask(self, question: str, top_k: int) -> dict[str, Any]: ...
+
+    def document_text(self, doc_id: str) -> str | None: ...
+
+
+class InProcessAsker:
+    """Asks ``service.answering.ask`` directly, with a loaded engine."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def ask(self, question: str, top_k: int) -> dict[str, Any]:
+        from service.answering import ask
+
+        return ask(self.engine, question, top_k=top_k).model_dump(mode="json")
+
+    def document_text(self, doc_id: str) -> str | None:
+        record = self.engine.store.document(doc_id)
+        return record.text if record else None
+
+
+class HttpAsker:
+    """Asks a running citeqa service (``POST /ask``, ``GET /documents/{id}``)."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+
+    def _get(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise EvalError(f"cannot reach the citeqa service at {self.client.base_url}: {exc}") from None
+
+    def ask(self, question: str, top_k: int) -> dict[str, Any]:
+        r = self._get("POST", "/ask", json={"question": question, "top_k": top_k})
+        if r.status_code != 200:
+            raise EvalError(f"/ask answered {r.status_code}: {r.text[:300]}")
+        return r.json()
+
+    def document_text(self, doc_id: str) -> str | None:
+        r = self._get("GET", "/documents/" + quote(doc_id, safe=""))
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise EvalError(f"/documents answered {r.status_code}: {r.text[:300]}")
+        return r.json()["text"]
+
+
+@dataclass
+class EvalResult:
+    """Everything a report needs."""
+
+    summary: dict[str, Any]
+    per_tag: dict[str, dict[str, Any]]
+    questions: list[dict[str, Any]]
+    verdicts: list[Verdict] = field(default_factory=list)
+    top_k: int = 5
+
+
+def run_eval(
+    rows: list[GoldenRow], asker: Asker, *, top_k: int = 5, progress: Callable[[int], None] | None = None
+) -> EvalResult:
+    """Ask every question, resolve gold evidence to offsets, judge, summarise."""
+    texts: dict[str, str] = {}
+
+    def text_of(doc_id: str) -> str:
+        if doc_id not in texts:
+            texts[doc_id] = asker.document_text(doc_id) or ""
+        return texts[doc_id]
+
+    verdicts, questions = [], []
+    for row in rows:
+        gold = [(e.doc_id, s, t) for e in row.evidence for s, t in resolve(e, text_of(e.doc_id))]
+        started = time.perf_counter()
+        response = asker.ask(row.question, top_k)
+        latency = (time.perf_counter() - started) * 1000
+        for q in response["quotes"]:
+            text_of(q["doc_id"])
+        verdict = judge(
+            answerable=row.answerable,
+            answers=row.answers,
+            gold=gold,
+            response=response,
+            texts=texts,
+            latency_ms=latency,
+            tags=row.tags,
+        )
+        verdicts.append(verdict)
+        questions.append(
+            {
+                "id": row.id,
+                "question": row.question,
+                "tags": row.tags,
+                "expected": {
+                    "answerable": row.answerable,
+                    "answers": row.answers,
+                    "evidence": [{"doc_id": d, "start": s, "end": e} for d, s, e in gold],
+                    "unresolved_evidence": [e.quote for e in row.evidence if not resolve(e, text_of(e.doc_id))],
+                },
+                "answer": response["answer"],
+                "abstained": response["abstained"],
+                "short_answer": response.get("short_answer"),
+                "quotes": response["quotes"],
+                "top_passages": [{k: p[k] for k in ("doc_id", "start", "end", "score")} for p in response["passages"]],
+                "confidence": response["confidence"],
+                "verdicts": verdict.as_dict(),
+                "latency_ms": round(latency, 2),
+            }
+        )
+        if progress:
+            progress(1)
+    return EvalResult(summarize(verdicts, top_k), by_tag(verdicts, top_k), questions, verdicts, top_k)
+
+
+THRESHOLDS = {
+    "min_accuracy": "answer_accuracy",
+    "min_citation_precision": "citation_precision",
+    "min_abstention_precision": "abstention_precision",
+    "min_abstention_recall": "abstention_recall",
+}
+
+
+def missed_thresholds(
+    summary: dict[str, Any], minimums: dict[str, float | None]
+) -> list[tuple[str, float | None, float]]:
+    """(metric, value, minimum) for every given minimum the run did not reach."""
+    missed = []
+    for option, metric in THRESHOLDS.items():
+        minimum = minimums.get(option)
+        if minimum is None:
+            continue
+        value = summary.get(metric)
+        if value is None or value < minimum:
+            missed.append((metric, value, minimum))
+    return missed

@@ -1,0 +1,133 @@
+"""Per-question verdicts and the summary metrics of an eval run.
+
+- retrieval: hit@1, hit@k and MRR — a passage overlapping a gold evidence span;
+- answer accuracy — not abstained and a quote (or the short answer) contains an
+  acceptable answer (case-insensitive); short-answer exact match;
+- citations (ALCE-style, by span overlap, over answerable questions that were
+  answered): verbatim rate (the quote is the article text at its offsets; must
+  be 1.00), precision (quotes overlapping a gold evidence span), recall (gold
+  evidence spans covered by some quote);
+- abstention: precision and recall of ``abstained`` against ``answerable=false``;
+- latency p50/p95 per question.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+Span = tuple[str, int, int]  # doc_id, start, end
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+@dataclass
+class Verdict:
+    """What was checked for one question."""
+
+    answerable: bool
+    abstained: bool
+    correct: bool
+    short_exact: bool
+    first_hit_rank: int | None  # 1-based rank of the first passage overlapping gold evidence
+    quotes: int
+    quotes_verbatim: int
+    quotes_supported: int
+    evidence: int
+    evidence_covered: int
+    latency_ms: float
+    tags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "tags"}
+
+
+def judge(
+    *,
+    answerable: bool,
+    answers: list[str],
+    gold: list[Span],
+    response: dict[str, Any],
+    texts: dict[str, str],
+    latency_ms: float,
+    tags: list[str],
+) -> Verdict:
+    """Compare one ``/ask`` response with its golden row."""
+    quotes = response["quotes"]
+    short = response.get("short_answer")
+    lowered = [a.lower() for a in answers]
+    abstained = bool(response["abstained"])
+    found = any(a in q["text"].lower() for q in quotes for a in lowered) or bool(
+        short and any(a in short["text"].lower() for a in lowered)
+    )
+    quote_spans = [(q["doc_id"], q["start"], q["end"]) for q in quotes]
+    verbatim = sum(texts.get(q["doc_id"], "")[q["start"] : q["end"]] == q["text"] for q in quotes)
+    rank = next(
+        (
+            i
+            for i, p in enumerate(response["passages"], start=1)
+            if any(_overlaps((p["doc_id"], p["start"], p["end"]), g) for g in gold)
+        ),
+        None,
+    )
+    return Verdict(
+        answerable=answerable,
+        abstained=abstained,
+        correct=answerable and not abstained and found,
+        short_exact=bool(short) and short["text"].strip().lower() in lowered,
+        first_hit_rank=rank,
+        quotes=len(quotes),
+        quotes_verbatim=verbatim,
+        quotes_supported=sum(any(_overlaps(q, g) for g in gold) for q in quote_spans),
+        evidence=len(gold),
+        evidence_covered=sum(any(_overlaps(q, g) for q in quote_spans) for g in gold),
+        latency_ms=latency_ms,
+        tags=tags,
+    )
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
+    """The summary metrics of a list of verdicts (None where undefined)."""
+    answerable = [v for v in verdicts if v.answerable]
+    unanswerable = [v for v in verdicts if not v.answerable]
+    answered = [v for v in answerable if not v.abstained]
+    abstained = [v for v in verdicts if v.abstained]
+    latencies = sorted(v.latency_ms for v in verdicts)
+    with_gold = [v for v in answerable if v.evidence]
+    return {
+        "questions": len(verdicts),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "answer_accuracy": _ratio(sum(v.correct for v in answerable), len(answerable)),
+        "short_answer_exact": _ratio(sum(v.short_exact for v in answered), len(answered)),
+        "hit@1": _ratio(sum(v.first_hit_rank == 1 for v in with_gold), len(with_gold)),
+        f"hit@{k}": _ratio(
+            sum(v.first_hit_rank is not None and v.first_hit_rank <= k for v in with_gold), len(with_gold)
+        ),
+        "mrr": _ratio(sum(1 / v.first_hit_rank for v in with_gold if v.first_hit_rank), len(with_gold)),
+        "citation_verbatim": _ratio(sum(v.quotes_verbatim for v in verdicts), sum(v.quotes for v in verdicts)),
+        "citation_precision": _ratio(sum(v.quotes_supported for v in answered), sum(v.quotes for v in answered)),
+        "citation_recall": _ratio(sum(v.evidence_covered for v in answered), sum(v.evidence for v in answered)),
+        "abstention_precision": _ratio(sum(not v.answerable for v in abstained), len(abstained)),
+        "abstention_recall": _ratio(sum(v.abstained for v in unanswerable), len(unanswerable)),
+        "abstained": _ratio(len(abstained), len(verdicts)),
+        "latency_p50_ms": statistics.median(latencies) if latencies else None,
+        "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
+    }
+
+
+def by_tag(verdicts: list[Verdict], k: int) -> dict[str, dict[str, float | int | None]]:
+    """Summary metrics per tag."""
+    groups: dict[str, list[Verdict]] = defaultdict(list)
+    for v in verdicts:
+        for t in v.tags:
+            groups[t].append(v)
+    return {t: summarize(vs, k) for t, vs in sorted(groups.items())}

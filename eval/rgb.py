@@ -1,0 +1,59 @@
+"""The RGB news QA dev set as a citeqa corpus plus golden rows.
+
+Every positive and negative snippet becomes its own article (one corpus, all
+questions together); a question's evidence is its positive snippets. The file
+is read from ``../shared/benchmarks/rgb-en-fact/dev.jsonl`` at run time and
+never copied into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eval.golden import Evidence, GoldenRow
+
+RGB_DEV = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "rgb-en-fact" / "dev.jsonl"
+
+
+def load_rgb(path: Path = RGB_DEV) -> tuple[list[dict], list[GoldenRow]]:
+    """(article records for ``rgb.jsonl``, golden rows) from an RGB file."""
+    records: list[dict] = []
+    ids: dict[str, str] = {}
+    rows: list[GoldenRow] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        evidence = []
+        for kind in ("positive", "negative"):
+            for i, text in enumerate(q[kind]):
+                if not text.strip():
+                    continue
+                if text not in ids:
+                    rid = f"q{q['id']}-{kind[:3]}{i}"
+                    ids[text] = rid
+                    records.append({"id": rid, "text": text})
+                if kind == "positive":
+                    evidence.append(Evidence(f"rgb.jsonl:{ids[text]}", text))
+        rows.append(
+            GoldenRow(
+                id=str(q["id"]),
+                question=q["query"],
+                answers=list(q["answers"]),
+                evidence=evidence,
+                answerable=True,
+                tags=["rgb"],
+            )
+        )
+    return records, rows
+
+
+def write_rgb_corpus(dest: Path, path: Path = RGB_DEV) -> Path:
+    """Write the RGB snippets as ``dest/rgb.jsonl`` and return ``dest``."""
+    records, _ = load_rgb(path)
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / "rgb.jsonl", "w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec) + "\n")
+    return dest
