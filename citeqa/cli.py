@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -192,7 +192,7 @@ def ask(
         _print_answer(res)
 
 
-class _Format(str, Enum):
+class _Format(StrEnum):
     golden = "golden"
     rgb = "rgb"
 
