@@ -290,6 +290,11 @@ _RELATIVE = re.compile(
     r"friday|saturday|sunday|week|weekend|season|annual|daily)\b",
     re.I,
 )
+_CONTINUES = re.compile(
+    r"^\W*(in particular|it|its|this|these|they|their|he|she|his|her|that|those|such|also|additionally|"
+    r"in addition|furthermore|moreover|specifically|including|the package|the agreement)\b",
+    re.I,
+)
 _ELLIPSIS = re.compile(r"\.\.\.|…")
 _WIN = re.compile(r"\b(win|won|winner|winning|champion|victory|title)\b", re.I)
 _WINNER_AFTER = re.compile(
@@ -329,6 +334,7 @@ def _term_positions(text: str, wanted: set[str]) -> list[tuple[int, str]]:
     return out
 
 
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "PROPN", "PRODUCT", "WORK_OF_ART", "EVENT"})
 _PROPER = re.compile(r"\b[A-Z][\w'’.-]*[\w](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[\w])*")
 
 
@@ -381,7 +387,11 @@ def pair_score(
     ent_terms = set(terms(text))
     if not ent_terms or ent_terms <= set(info.terms):
         return 0.0
-    if NAMED_PHRASE and _inside_named_phrase(c.text, s - c.start, e - c.start, set(info.terms)):
+    if (
+        label in NAME_LABELS
+        and NAMED_PHRASE
+        and _inside_named_phrase(c.text, s - c.start, e - c.start, set(info.terms))
+    ):
         return 0.0
     if label == "DATE":
         weight *= date_quality(text)
@@ -478,14 +488,14 @@ def _sigmoid(x: float) -> float:
 # the RGB dev set and the seed golden set (compact feature subset; features not
 # listed weigh 0). See docs/benchmarks.md for the in- and out-of-sample figures.
 CONFIDENCE_WEIGHTS = {
-    "bias": -2.08,
-    "sim": 1.69,
-    "coverage": 2.57,
-    "context_coverage": 2.1,
-    "constraints": 0.26,
-    "unknown_salient": -3.86,
-    "salient_missing_context": -1.07,
-    "answer_strength": 0.94,
+    "bias": -1.74,
+    "sim": 1.68,
+    "coverage": 1.74,
+    "neighbour_coverage": 3.15,
+    "constraints": 0.06,
+    "unknown_salient": -4.06,
+    "salient_missing_neighbours": -1.26,
+    "answer_strength": 0.71,
 }
 
 
@@ -497,6 +507,19 @@ def _salient(question: str) -> set[str]:
         if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w):
             out.update(terms(w))
     return out
+
+
+def _neighbourhood_terms(c: Candidate) -> set[str]:
+    """Terms of the sentence, the sentences just before and after it, and the title."""
+    row = c.hit.row
+    out = set(terms(row.title))
+    bounds = row.sentences
+    i = next((k for k, (s, e) in enumerate(bounds) if s == c.start and e == c.end), None)
+    for k in (i - 1, i, i + 1) if i is not None else ():
+        if 0 <= k < len(bounds):
+            s, e = bounds[k]
+            out.update(terms(row.text[s - row.start : e - row.start]))
+    return out | set(terms(c.text))
 
 
 def _bigrams(seq: list[str]) -> set[tuple[str, str]]:
@@ -512,7 +535,10 @@ def features(info: QuestionInfo, best: Candidate, winner: tuple | None, lexical:
     known_salient = [t for t in info.content_terms if t in salient and t not in unknown]
     known = [t for t in info.content_terms if t not in unknown]
     context_terms = set(sentence_terms) | best.hit.row.terms
+    near = _neighbourhood_terms(best)
     return {
+        "neighbour_coverage": _weighted_coverage(info.content_terms, near, lexical),
+        "salient_missing_neighbours": _weighted_coverage(known_salient, set(known_salient) - near, lexical),
         "known_coverage": _weighted_coverage(known, set(sentence_terms), lexical) if known else 0.0,
         "known_context_coverage": _weighted_coverage(known, context_terms, lexical) if known else 0.0,
         "phrase": len(q_pairs & _bigrams(sentence_terms)) / len(q_pairs) if q_pairs else 1.0,
@@ -555,4 +581,26 @@ def read(
         _, _, _, best, ent = winner
         short = (best.doc_id, ent[0], ent[1])
     feats = features(info, best, winner, lexical)
-    return Reading([(best.doc_id, best.start, best.end)], short, confidence(feats), best, feats)
+    quotes = [(best.doc_id, best.start, best.end)]
+    follow = continuation(info, best, lexical) if not short else None
+    if follow:
+        quotes.append((best.doc_id, *follow))
+    return Reading(quotes, short, confidence(feats), best, feats)
+
+
+def continuation(info: QuestionInfo, best: Candidate, lexical: LexicalIndex) -> tuple[int, int] | None:
+    """The next sentence, when it carries on the best one ("In particular, it includes ...")
+    and holds question terms the best sentence lacks."""
+    row = best.hit.row
+    bounds = row.sentences
+    i = next((k for k, (s, e) in enumerate(bounds) if s == best.start and e == best.end), None)
+    if i is None or i + 1 >= len(bounds):
+        return None
+    s, e = bounds[i + 1]
+    text = row.text[s - row.start : e - row.start]
+    if not _CONTINUES.match(text):
+        return None
+    have = set(terms(best.text))
+    both = have | set(terms(text))
+    gain = _weighted_coverage(info.content_terms, both, lexical) - _weighted_coverage(info.content_terms, have, lexical)
+    return (s, e) if gain > 0 else None
