@@ -10,9 +10,12 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path as PathlibPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from indexing.embedding import Embedder
 from indexing.locking import acquire
@@ -36,6 +39,7 @@ from service.schemas import (
 )
 
 log = logging.getLogger(__name__)
+STATIC = PathlibPath(__file__).parent / "static"
 MAX_DOC_ID = 1024
 
 
@@ -140,6 +144,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The question page (static, no CDN: works air-gapped)."""
+        return FileResponse(STATIC / "index.html", media_type="text/html")
 
     @app.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["answers"])
     def ask(body: AskRequest, engine: EngineDep) -> AskResponse:
