@@ -117,17 +117,52 @@ def index(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=1, max=64, help="Worker processes (needs a Chroma server: CITEQA_CHROMA_HOST)."),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (and its page); on first start, index the corpus first."""
     import uvicorn
 
     from indexing.locking import IndexLocked
+    from indexing.store import StoreUnavailable, check_server
     from service.app import create_app
+    from service.observability import configure_logging
 
     settings = _settings()
-    app_ = create_app(settings, index_on_start=True, progress=_Bar)
+    if workers > 1 and not settings.server_mode:
+        raise _fail(
+            "--workers needs a Chroma server (set CITEQA_CHROMA_HOST): the embedded store is not "
+            "process-safe, so one process must own it",
+            2,
+        )
+    if settings.server_mode:
+        try:
+            version = check_server(settings)
+        except StoreUnavailable as exc:
+            raise _fail(str(exc)) from None
+        err.print(f"Chroma server {settings.chroma_host}:{settings.chroma_port} (version {version}) is compatible")
+    configure_logging(json_lines=settings.log_json)
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        if workers > 1:
+            uvicorn.run(
+                "service.app:create_app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,
+                access_log=False,
+            )
+        else:
+            uvicorn.run(
+                create_app(settings, index_on_start=True, progress=_Bar),
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+            )
     except IndexLocked as exc:
         raise _fail(str(exc)) from None
 

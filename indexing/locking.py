@@ -25,6 +25,7 @@ def acquire(data_dir: Path) -> FileLock:
     except Timeout:
         raise IndexLocked(
             f"another citeqa process (an index run or a running service) holds {data_dir}; "
-            "wait for it to finish or stop it, or use a Chroma server (CITEQA_CHROMA_HOST)"
+            "wait for it to finish; to reindex while the service runs, use its POST /admin/reindex "
+            "(with CITEQA_ADMIN_TOKEN) or run Chroma as a server (CITEQA_CHROMA_HOST)"
         ) from None
     return lock

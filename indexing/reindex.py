@@ -181,5 +181,7 @@ def reindex(
         finally:
             progress.stop()
         result.embedded = embedder.calls - calls_before
+    if result.added or result.updated or result.removed:
+        store.version.bump()  # API processes poll this and rebuild their BM25 side
     result.seconds = time.perf_counter() - started
     return result

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
         None, description="Chroma server host; when set, citeqa uses the server, not the disk."
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    chroma_timeout_s: float = Field(
+        5.0, gt=0, le=300, description="Timeout for each request to a Chroma server, in seconds."
+    )
+    admin_token: str | None = Field(
+        None, description="Bearer token for POST /admin/reindex; admin is disabled when unset."
+    )
+    log_json: bool = Field(False, description="Log JSON lines instead of text.")
+    refresh_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the API checks the index version to follow reindexes."
+    )
     chunk_size: int = Field(192, ge=32, le=2048, description="Chunk size in tiktoken tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Tokens of whole sentences repeated between neighbouring chunks.")
     embed_model: str = Field("all-MiniLM-L6-v2-int8", description="Embedding backend (see indexing.embedding).")

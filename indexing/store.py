@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from indexing.chunking import Chunk
+from indexing.coordination import IndexVersion, meta_collection
 from indexing.corpus import Article
 from indexing.settings import Settings
 
@@ -73,18 +74,89 @@ class ArticleRecord:
     chunks: int
 
 
-def make_client(settings: Settings) -> Any:
-    """A Chroma client for the configured mode; call once and share it."""
+# The `chroma run` server of chromadb 1.x reports its server binary's version
+# (1.0.0 for chromadb 1.5.9), not the Python package's: compare against this
+# documented range of API-v2 servers, not for equality.
+COMPATIBLE_SERVERS = ((1, 0, 0), (2, 0, 0))  # inclusive lower, exclusive upper
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.strip().strip('"').split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def _range() -> str:
+    low, high = COMPATIBLE_SERVERS
+    return f">= {'.'.join(map(str, low))} and < {'.'.join(map(str, high))}"
+
+
+def check_server(settings: Settings) -> str:
+    """Check a Chroma server is reachable and speaks a compatible API; return its version.
+
+    Raises ``StoreUnavailable`` with a message naming both versions.
+    """
     import chromadb
+    import httpx
+
+    base = f"http://{settings.chroma_host}:{settings.chroma_port}"
+    client_version = chromadb.__version__
+    try:
+        heartbeat = httpx.get(f"{base}/api/v2/heartbeat", timeout=settings.chroma_timeout_s)
+        if heartbeat.status_code == 404:
+            old = httpx.get(f"{base}/api/v1/version", timeout=settings.chroma_timeout_s)
+            server = old.text.strip().strip('"') if old.status_code == 200 else "unknown (no API v2)"
+            raise StoreUnavailable(
+                f"the Chroma server at {base} is version {server}, which has no API v2; citeqa uses chromadb "
+                f"{client_version} and needs a server {_range()} (pin the chromadb/chroma image to {client_version})"
+            )
+        heartbeat.raise_for_status()
+        server = httpx.get(f"{base}/api/v2/version", timeout=settings.chroma_timeout_s).text.strip().strip('"')
+    except httpx.HTTPError as exc:
+        raise StoreUnavailable(f"cannot reach the Chroma server at {base}: {exc}") from None
+    low, high = COMPATIBLE_SERVERS
+    if not (low <= _version_tuple(server) < high):
+        raise StoreUnavailable(
+            f"the Chroma server at {base} is version {server}; citeqa uses chromadb {client_version}, "
+            f"which works with servers {_range()}"
+        )
+    return server
+
+
+def make_client(settings: Settings) -> Any:
+    """A Chroma client for the configured mode; call once and share it.
+
+    In server mode the server is checked first (API v2 heartbeat, version in
+    range, a collection round-trip), and requests get a timeout so an outage
+    fails fast instead of hanging.
+    """
+    import chromadb
+    import httpx
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.server_mode:
+        server_version = check_server(settings)
         try:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            # chromadb's HTTP client passes timeout=None to httpx, so a request to a server that went
+            # away would hang: set a timeout on its session.
+            session = getattr(getattr(client, "_server", None), "_session", None)
+            if session is not None:
+                session.timeout = httpx.Timeout(settings.chroma_timeout_s)
+            probe = client.get_or_create_collection("citeqa-compat-probe", embedding_function=None)
+            probe.upsert(ids=["probe"], embeddings=[[1.0]], documents=["probe"])
+            if probe.get(ids=["probe"])["ids"] != ["probe"]:
+                raise StoreUnavailable("the Chroma server did not return a record it had just stored")
+            return client
+        except StoreUnavailable:
+            raise
         except Exception as exc:  # chromadb raises ValueError/ConnectError variants here
             raise StoreUnavailable(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {exc}"
+                f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} (version {server_version}) "
+                f"failed a round-trip with chromadb {chromadb.__version__}: {exc}"
             ) from exc
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
@@ -117,6 +189,8 @@ class Store:
             f"{prefix}-sentences", embedding_function=None, configuration=COSINE
         )
         self.articles = client.get_or_create_collection(f"{prefix}-articles", embedding_function=None)
+        self.meta = meta_collection(client, prefix)
+        self.version = IndexVersion(self.meta)
         try:
             self.max_batch = int(client.get_max_batch_size())
         except Exception:  # older servers do not report it
@@ -294,14 +368,16 @@ class Store:
         """Delete this configuration's collections and return a fresh, empty store."""
         for col in (self.chunks, self.sentences, self.articles):
             self.client.delete_collection(col.name)
-        return Store(self.client, self.prefix)
+        fresh = Store(self.client, self.prefix)
+        fresh.version.bump()
+        return fresh
 
     def prune(self) -> list[str]:
         """Delete collections of other citeqa configurations; return their names."""
         removed = []
         for col in self.client.list_collections():
             name = col if isinstance(col, str) else col.name
-            if name.startswith("citeqa-") and not name.startswith(self.prefix + "-"):
+            if name.startswith("citeqa-") and not name.startswith(self.prefix + "-") and name != "citeqa-compat-probe":
                 self.client.delete_collection(name)
                 removed.append(name)
         return removed

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
+from indexing.coordination import ChromaLease
 from indexing.embedding import Embedder
 from indexing.locking import acquire
 from indexing.settings import Settings
@@ -18,12 +19,30 @@ def embedder_factory(settings: Settings) -> Callable[[], Embedder]:
 
 
 @contextmanager
+def server_lease(store: Store) -> Iterator[None]:
+    """Hold the writer lease of a Chroma server while the block runs."""
+    lease = ChromaLease(store.meta).acquire()
+    try:
+        yield
+    finally:
+        lease.release()
+
+
+@contextmanager
 def open_index_for_writing(settings: Settings) -> Iterator[tuple[Store, Callable[[], Embedder]]]:
-    """Yield (store, get_embedder) while holding the writer lock."""
-    lock = None if settings.server_mode else acquire(settings.data_dir)
+    """Yield (store, get_embedder) while holding the writer lock.
+
+    Embedded: the data dir's file lock (held by a running service too). Server
+    mode: the writer lease in Chroma, so two reindexes never interleave.
+    """
+    if settings.server_mode:
+        store = Store(make_client(settings), settings.index_name())
+        with server_lease(store):
+            yield store, embedder_factory(settings)
+        return
+    lock = acquire(settings.data_dir)
     try:
         store = Store(make_client(settings), settings.index_name())
         yield store, embedder_factory(settings)
     finally:
-        if lock is not None:
-            lock.release()
+        lock.release()

@@ -7,24 +7,37 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path as PathlibPath
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from indexing.corpus import CorpusError
 from indexing.embedding import Embedder
-from indexing.locking import acquire
-from indexing.reindex import Progress, reindex
+from indexing.locking import IndexLocked, acquire
+from indexing.reindex import Progress, ReindexResult, reindex
 from indexing.settings import Settings
 from indexing.store import Store, make_client
+from indexing.wiring import server_lease
 from service import answering
 from service.engine import Engine
-from service.errors import DocumentNotFound, IndexBuilding, IndexNotReady, StoreUnavailable, install_handlers
+from service.errors import (
+    CorpusUnusable,
+    DocumentNotFound,
+    IndexBuilding,
+    IndexNotReady,
+    ReindexConflict,
+    StoreUnavailable,
+    check_admin,
+    install_handlers,
+)
+from service.observability import Metrics, install_request_middleware
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -34,6 +47,8 @@ from service.schemas import (
     ErrorBody,
     Health,
     Ready,
+    ReindexReport,
+    ReindexRequest,
     SearchRequest,
     SearchResponse,
 )
@@ -51,14 +66,20 @@ def _version() -> str:
 
 
 class AppState:
-    """What the lifespan opens: the engine, and whether the first index is being built."""
+    """What the lifespan opens: the engine, a watcher that follows reindexes done
+    elsewhere, and whether the first index is being built."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.engine: Engine | None = None
         self.building = False
         self.build_error: str | None = None
+        self.loaded_version = -1
+        self.reindex_lock = threading.Lock()
         self._lock_file: Any = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def open(self, *, index_on_start: bool, progress: Callable[[], Progress] | None) -> None:
         if not self.settings.server_mode:
@@ -71,25 +92,69 @@ class AppState:
             self.building = True
             threading.Thread(target=self._build_first, args=(progress,), daemon=True).start()
         else:
-            self.engine.refresh()
+            self.refresh()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def refresh(self) -> None:
+        """Rebuild the BM25 side from Chroma and note the index version it reflects."""
+        assert self.engine is not None
+        version = self.engine.store.version.read()
+        self.engine.refresh()
+        self.loaded_version = version
+        self.metrics.documents.set(self.engine.store.articles.count())
+        self.metrics.chunks.set(len(self.engine.lexical))
+
+    def _watch(self) -> None:
+        # Another process (citeqa index, another replica's /admin/reindex) may
+        # change the index: follow its version record.
+        assert self.engine is not None
+        while not self._stop.wait(self.settings.refresh_seconds):
+            try:
+                if self.engine.store.version.read() != self.loaded_version:
+                    self.refresh()
+                    self.building = False
+            except Exception:  # Chroma unreachable: retry on the next tick
+                log.warning("could not check the index version", exc_info=True)
 
     def _build_first(self, progress: Callable[[], Progress] | None) -> None:
         assert self.engine is not None
         try:
-            reindex(
-                self.settings,
-                store=self.engine.store,
-                get_embedder=lambda: self.engine.embedder,
-                progress=progress() if progress else None,
-            )
-            self.engine.refresh()
+            self.reindex(progress=progress() if progress else None)
+        except IndexLocked:
+            # Another process is building it: the watcher loads it when it is done.
+            log.info("another process is building the first index; waiting for it")
+            return
         except Exception as exc:  # reported by /readyz and /ask, the process stays up
             log.exception("building the first index failed")
             self.build_error = str(exc)
+        self.building = False
+
+    def reindex(self, *, rebuild: bool = False, progress: Progress | None = None) -> ReindexResult:
+        """Reindex in-process (first start, POST /admin/reindex); raises IndexLocked when one runs."""
+        assert self.engine is not None
+        if not self.reindex_lock.acquire(blocking=False):
+            raise IndexLocked("a reindex is already running in this service")
+        try:
+            with server_lease(self.engine.store) if self.settings.server_mode else nullcontext():
+                started = time.perf_counter()
+                result = reindex(
+                    self.settings,
+                    store=self.engine.store,
+                    get_embedder=lambda: self.engine.embedder,
+                    rebuild=rebuild,
+                    progress=progress,
+                )
+                if rebuild:  # drop() made new collections: reopen them
+                    self.engine.store = Store(self.engine.store.client, self.settings.index_name())
+                self.metrics.reindex.observe(time.perf_counter() - started)
+            self.refresh()
+            return result
         finally:
-            self.building = False
+            self.reindex_lock.release()
 
     def close(self) -> None:
+        self._stop.set()
         if self._lock_file is not None:
             self._lock_file.release()
 
@@ -117,6 +182,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def create_app_from_env() -> FastAPI:
+    """The app factory uvicorn workers call (``citeqa serve --workers N``)."""
+    return create_app(Settings(), index_on_start=True)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -125,10 +195,11 @@ def create_app(
 ) -> FastAPI:
     """Build the app; with ``index_on_start`` an empty store is indexed from the corpus first."""
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(settings)
+        state = AppState(settings, metrics)
         state.open(index_on_start=index_on_start, progress=progress)
         app.state.citeqa = state
         try:
@@ -144,6 +215,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_handlers(app)
+    install_request_middleware(app, metrics)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -154,7 +226,9 @@ def create_app(
     @app.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["answers"])
     def ask(body: AskRequest, engine: EngineDep) -> AskResponse:
         """Answer a question with verified quotes, or abstain (`abstained: true`) when the articles don't say."""
-        return answering.ask(engine, body.question, top_k=body.top_k, since=body.since, until=body.until)
+        result = answering.ask(engine, body.question, top_k=body.top_k, since=body.since, until=body.until)
+        metrics.answers.labels("abstained" if result.abstained else "answered").inc()
+        return result
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["answers"])
     def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
@@ -190,6 +264,45 @@ def create_app(
         return Document(
             doc_id=record.doc_id, title=record.title, url=record.url, published=record.published, text=record.text
         )
+
+    @app.post(
+        "/admin/reindex",
+        response_model=ReindexReport,
+        responses={
+            401: {"model": ErrorBody},
+            403: {"model": ErrorBody},
+            409: {"model": ErrorBody},
+            422: {"model": ErrorBody},
+        },
+        tags=["admin"],
+    )
+    def admin_reindex(
+        state: Annotated[AppState, Depends(_state)],
+        authorization: Annotated[str | None, Header(description="Bearer $CITEQA_ADMIN_TOKEN")] = None,
+        body: ReindexRequest | None = None,
+    ) -> ReindexReport:
+        """Bring the index in step with the corpus now (synchronous); needs `Authorization: Bearer <token>`."""
+        check_admin(settings.admin_token, authorization)
+        if state.engine is None or state.building:
+            raise ReindexConflict("the first index is still being built")
+        try:
+            result = state.reindex(rebuild=bool(body and body.rebuild))
+        except IndexLocked as exc:
+            raise ReindexConflict(str(exc)) from None
+        except CorpusError as exc:
+            raise CorpusUnusable(str(exc)) from None
+        return ReindexReport(
+            added=result.added,
+            updated=result.updated,
+            removed=result.removed,
+            unchanged=result.unchanged,
+            seconds=round(result.seconds, 3),
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Prometheus metrics of this process."""
+        return metrics.render()
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:

@@ -1,7 +1,11 @@
 """citeqa's exceptions and the one error shape, ``{"detail": ...}``.
 
     CiteqaError                 (500, never raised for user input)
+    ├── Unauthorized            401  no bearer token on an admin route
+    ├── Forbidden               403  wrong token, or admin disabled
     ├── DocumentNotFound        404  unknown doc_id
+    ├── ReindexConflict         409  another reindex is running
+    ├── CorpusUnusable          422  the corpus has nothing indexable
     ├── IndexNotReady           503  no index yet: run `citeqa index`
     │   └── IndexBuilding       503  `citeqa serve` is building the first index
     └── StoreUnavailable        503  Chroma cannot be reached
@@ -11,6 +15,8 @@
 """
 
 from __future__ import annotations
+
+import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,8 +34,24 @@ class CiteqaError(Exception):
         self.detail = detail
 
 
+class Unauthorized(CiteqaError):
+    status = 401
+
+
+class Forbidden(CiteqaError):
+    status = 403
+
+
 class DocumentNotFound(CiteqaError):
     status = 404
+
+
+class ReindexConflict(CiteqaError):
+    status = 409
+
+
+class CorpusUnusable(CiteqaError):
+    status = 422
 
 
 class IndexNotReady(CiteqaError):
@@ -42,6 +64,17 @@ class IndexBuilding(IndexNotReady):
 
 class StoreUnavailable(CiteqaError):
     status = 503
+
+
+def check_admin(configured: str | None, authorization: str | None) -> None:
+    """401 without a bearer token, 403 with a wrong one or when admin is disabled."""
+    if not configured:
+        raise Forbidden("admin is disabled: set CITEQA_ADMIN_TOKEN on the server to enable /admin routes")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing bearer token: send Authorization: Bearer <CITEQA_ADMIN_TOKEN>")
+    if not secrets.compare_digest(token.encode(), configured.encode()):
+        raise Forbidden("wrong admin token")
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict]:
@@ -62,7 +95,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CiteqaError)
     async def _citeqa(_: Request, exc: CiteqaError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -232,5 +232,8 @@ class LexicalIndex:
         if not known or self.retriever is None:
             return []
         k = min(k, len(self.rows))
-        docs, scores = self.retriever.retrieve([known], k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        # get_scores + argpartition: BM25.retrieve spins up a thread pool on every call.
+        scores = self.retriever.get_scores(known, weight_mask=mask)
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(d), float(scores[d])) for d in top if scores[d] > 0]

@@ -149,3 +149,21 @@ class ErrorBody(BaseModel):
     """Every error response has this shape."""
 
     detail: str | list = Field(..., description="What went wrong, for people.")
+
+
+class ReindexRequest(BaseModel):
+    """Optional body of POST /admin/reindex."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rebuild: bool = Field(False, description="Drop this configuration's index and build it again.")
+
+
+class ReindexReport(BaseModel):
+    """What a reindex did."""
+
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    seconds: float

@@ -51,7 +51,7 @@ def test_serve_indexes_on_first_start_and_answers(tmp_path):
         assert body["short_answer"]["text"] == "$175 million"
         # The running service holds the embedded data dir: a concurrent index run is refused.
         res = run_cli("index", env={"CITEQA_DATA_DIR": str(tmp_path / "data")})
-        assert res.returncode != 0 and "holds" in res.stderr
+        assert res.returncode != 0 and "holds" in res.stderr and "/admin/reindex" in res.stderr
     finally:
         proc.terminate()
         proc.wait(20)

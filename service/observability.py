@@ -1,0 +1,128 @@
+"""Metrics (Prometheus), request ids and structured logs."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+log = logging.getLogger("citeqa.http")
+
+
+class Metrics:
+    """One registry per app, so several apps in one process (tests) never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "citeqa_requests", "HTTP requests.", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "citeqa_request_seconds",
+            "HTTP request latency.",
+            ["route"],
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.answers = Counter("citeqa_answers", "Answers given, by outcome.", ["outcome"], registry=self.registry)
+        self.documents = Gauge("citeqa_index_documents", "Articles in the index.", registry=self.registry)
+        self.chunks = Gauge("citeqa_index_chunks", "Chunks in the index.", registry=self.registry)
+        self.reindex = Histogram(
+            "citeqa_reindex_seconds",
+            "Reindex duration.",
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 1800),
+            registry=self.registry,
+        )
+
+    def render(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_request_middleware(app: FastAPI, metrics: Metrics) -> None:
+    """X-Request-ID on every request (taken from the client or generated), one log line, metrics."""
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            log.info(
+                "%s %s %d %.1fms",
+                request.method,
+                request.url.path,
+                status,
+                elapsed * 1000,
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                },
+            )
+            request_id.reset(token)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line."""
+
+    EXTRA = ("method", "path", "status", "ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        out.update({k: getattr(record, k) for k in self.EXTRA if hasattr(record, k)})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
+    """Root logging for `citeqa serve`: text or JSON lines, every record with its request id."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request once
+    for noisy in ("chromadb", "httpx", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
