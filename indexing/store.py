@@ -4,8 +4,9 @@ Three collections per index configuration (the prefix from
 ``Settings.index_name()``):
 
 - ``<prefix>-chunks``: chunk text, vector, and metadata (doc_id, title, url,
-  published, start/end, content hash, sentence bounds and entities as JSON);
-- ``<prefix>-sentences``: one vector per sentence, for the reader;
+  published, start/end, content hash, sentence bounds and entities as JSON,
+  and the reader's sentence vectors, int8-quantised in one string — kept out
+  of any vector index, so they cost disk, not server memory);
 - ``<prefix>-articles``: one record per article with the full text that all
   offsets refer to, its content hash and its state.
 
@@ -14,6 +15,7 @@ So an API process needs nothing but Chroma.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -162,6 +164,26 @@ def make_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
 
 
+def encode_vectors(vectors: np.ndarray) -> str:
+    """Unit vectors as int8 with one float32 scale each, base64: 4 + dim bytes a vector."""
+    if len(vectors) == 0:
+        return ""
+    scale = np.abs(vectors).max(axis=1, keepdims=True).clip(1e-12, None).astype(np.float32)
+    q = np.round(vectors / scale * 127).astype(np.int8)
+    packed = np.concatenate([scale.view(np.uint8).reshape(len(q), 4), q.view(np.uint8)], axis=1)
+    return base64.b64encode(packed.tobytes()).decode("ascii")
+
+
+def decode_vectors(text: str, dim: int) -> np.ndarray:
+    """Inverse of ``encode_vectors`` (rows re-normalised)."""
+    if not text:
+        return np.zeros((0, dim), dtype=np.float32)
+    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(-1, 4 + dim)
+    scale = raw[:, :4].copy().view(np.float32)
+    vectors = raw[:, 4:].copy().view(np.int8).astype(np.float32) * scale / 127
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12, None)
+
+
 def published_day(published: str | None) -> int | None:
     """ISO date as an int YYYYMMDD, so Chroma can filter on it with $gte/$lte."""
     if not published:
@@ -185,9 +207,6 @@ class Store:
         self.client = client
         self.prefix = prefix
         self.chunks = client.get_or_create_collection(f"{prefix}-chunks", embedding_function=None, configuration=COSINE)
-        self.sentences = client.get_or_create_collection(
-            f"{prefix}-sentences", embedding_function=None, configuration=COSINE
-        )
         self.articles = client.get_or_create_collection(f"{prefix}-articles", embedding_function=None)
         self.meta = meta_collection(client, prefix)
         self.version = IndexVersion(self.meta)
@@ -297,7 +316,7 @@ class Store:
             collection.upsert(ids=ids[sl], embeddings=vectors[sl], documents=docs[sl], metadatas=metas[sl])
 
     def write_articles(self, items: Sequence[ArticleVectors], *, replacing: set[str]) -> None:
-        """Upsert the chunks and sentences of many articles, then their records, then drop stale chunks.
+        """Upsert the chunks of many articles, then their records, then drop stale chunks.
 
         Records are written after the chunks, so a reader that checks chunk
         hashes against the record never sees a half-written version. Only
@@ -305,10 +324,7 @@ class Store:
         stale chunks to delete. One upsert per collection per call: Chroma
         commits per call, so per-article writes would cost more than embedding.
         """
-        from indexing.chunking import chunk_id
-
         c_ids, c_docs, c_metas, c_vecs = [], [], [], []
-        s_ids, s_docs, s_metas, s_vecs = [], [], [], []
         for item in items:
             article, h = item.article, item.article.content_hash
             base = {
@@ -317,6 +333,7 @@ class Store:
                 "published_day": published_day(article.published),
                 "content_hash": h,
             }
+            sentence_vector = dict(zip(map(tuple, item.sentences), item.sentence_vectors, strict=True))
             for c in item.chunks:
                 c_ids.append(c.chunk_id)
                 c_docs.append(c.text)
@@ -330,19 +347,15 @@ class Store:
                             "end": c.end,
                             "sentences": json.dumps(c.sentences),
                             "entities": json.dumps(c.entities),
+                            "sentence_vectors": encode_vectors(
+                                np.array([sentence_vector[tuple(b)] for b in c.sentences], dtype=np.float32)
+                            ),
                         }
                     )
                 )
             c_vecs.append(item.chunk_vectors)
-            for s, e in item.sentences:
-                s_ids.append(chunk_id(article.doc_id, h, s, e))
-                s_docs.append(article.text[s:e])
-                s_metas.append(_clean({**base, "start": s, "end": e}))
-            s_vecs.append(item.sentence_vectors)
         if c_ids:
             self._upsert(self.chunks, c_ids, np.concatenate(c_vecs), c_docs, c_metas)
-        if s_ids:
-            self._upsert(self.sentences, s_ids, np.concatenate(s_vecs), s_docs, s_metas)
         records = [i.article for i in items]
         for sl in _batches(len(records), self.max_batch):
             part = items[sl]
@@ -356,17 +369,15 @@ class Store:
             if article.doc_id in replacing:
                 stale = {"$and": [{"doc_id": article.doc_id}, {"content_hash": {"$ne": article.content_hash}}]}
                 self.chunks.delete(where=stale)
-                self.sentences.delete(where=stale)
 
     def delete_article(self, doc_id: str) -> None:
-        """Remove an article's chunks and sentences, then its record."""
+        """Remove an article's chunks, then its record."""
         self.chunks.delete(where={"doc_id": doc_id})
-        self.sentences.delete(where={"doc_id": doc_id})
         self.articles.delete(ids=[doc_id])
 
     def drop(self) -> Store:
         """Delete this configuration's collections and return a fresh, empty store."""
-        for col in (self.chunks, self.sentences, self.articles):
+        for col in (self.chunks, self.articles):
             self.client.delete_collection(col.name)
         fresh = Store(self.client, self.prefix)
         fresh.version.bump()

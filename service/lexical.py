@@ -108,7 +108,7 @@ def terms(text: str) -> list[str]:
     return list(_terms(text))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _terms(text: str) -> tuple[str, ...]:
     stop = stopwords()
     words = [IRREGULAR.get(w, w) for w in _TOKEN.findall(text.lower()) if w not in stop]
@@ -117,7 +117,7 @@ def _terms(text: str) -> tuple[str, ...]:
 
 @dataclass
 class ChunkRow:
-    """One chunk as the service keeps it in memory."""
+    """One chunk, fetched from Chroma for the candidates of one question."""
 
     chunk_id: str
     doc_id: str
@@ -131,6 +131,7 @@ class ChunkRow:
     text: str
     sentences: list[tuple[int, int]]
     entities: list[tuple[int, int, str]]
+    sentence_vectors: str = ""
     _terms: frozenset[str] | None = None
 
     @property
@@ -161,14 +162,24 @@ def row_from(chunk_id: str, text: str, meta: dict[str, Any]) -> ChunkRow:
         text=text,
         sentences=[tuple(s) for s in json.loads(meta.get("sentences", "[]"))],
         entities=[tuple(e) for e in json.loads(meta.get("entities", "[]"))],
+        sentence_vectors=meta.get("sentence_vectors", ""),
     )
+
+
+def fetch_rows(store: Store, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
+    """The chunks with these ids, from Chroma (ids no longer stored are absent)."""
+    if not chunk_ids:
+        return {}
+    got = store.chunks.get(ids=list(dict.fromkeys(chunk_ids)), include=["documents", "metadatas"])
+    return {i: row_from(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
 
 
 @dataclass
 class LexicalIndex:
-    """BM25 over chunk titles + texts, plus every chunk row by id."""
+    """BM25 over chunk titles + texts. Only ids, dates and the BM25 matrix stay in
+    memory; chunk texts are fetched from Chroma for each question's candidates."""
 
-    rows: list[ChunkRow] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
     retriever: Any = None
     doc_freq: dict[str, int] = field(default_factory=dict)
     position: dict[str, int] = field(default_factory=dict)
@@ -177,45 +188,44 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, store: Store) -> LexicalIndex:
-        """Read every chunk from Chroma and index it."""
+        """Read every chunk from Chroma, a page at a time, and index it."""
         import bm25s
 
         # bm25s logs every index build at DEBUG on its own logger.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        rows: list[ChunkRow] = []
+        ids: list[str] = []
+        days: list[int] = []
+        token_ids: list[list[int]] = []
+        vocab: dict[str, int] = {}
+        df: dict[str, int] = {}
         offset = 0
         while True:
             page = store.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
-            rows.extend(
-                row_from(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
-            )
+            for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                title = meta.get("title", "")
+                toks = _terms(text if text.startswith(title) else f"{title}\n{text}")
+                ids.append(chunk_id)
+                days.append(meta.get("published_day") or 0)
+                token_ids.append([vocab.setdefault(t, len(vocab)) for t in toks])
+                for t in set(toks):
+                    df[t] = df.get(t, 0) + 1
             if len(page["ids"]) < PAGE:
                 break
             offset += PAGE
-        index = cls(rows=rows, position={r.chunk_id: i for i, r in enumerate(rows)})
-        index.days = np.array([r.published_day or 0 for r in rows], dtype=np.int64)
-        if rows:
-            tokenized = [terms(r.context_text) for r in rows]
-            for r, toks in zip(rows, tokenized, strict=True):
-                r._terms = frozenset(toks)
-            vocab: dict[str, int] = {}
-            ids = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in tokenized]
+        index = cls(ids=ids, position={c: i for i, c in enumerate(ids)}, doc_freq=df)
+        index.days = np.array(days, dtype=np.int64)
+        if ids:
             retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+            retriever.index(bm25s.tokenization.Tokenized(ids=token_ids, vocab=vocab), show_progress=False)
             index.retriever = retriever
-            df: dict[str, int] = {}
-            for toks in tokenized:
-                for t in set(toks):
-                    df[t] = df.get(t, 0) + 1
-            index.doc_freq = df
         return index
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.ids)
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency over chunks (unknown terms get the maximum)."""
-        n = max(1, len(self.rows))
+        n = max(1, len(self.ids))
         return math.log(1 + (n - self.doc_freq.get(term, 0) + 0.5) / (self.doc_freq.get(term, 0) + 0.5))
 
     def weight(self, term: str) -> float:
@@ -231,7 +241,7 @@ class LexicalIndex:
         known = [t for t in query_terms if t in self.doc_freq]
         if not known or self.retriever is None:
             return []
-        k = min(k, len(self.rows))
+        k = min(k, len(self.ids))
         # get_scores + argpartition: BM25.retrieve spins up a thread pool on every call.
         scores = self.retriever.get_scores(known, weight_mask=mask)
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))

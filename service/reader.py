@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexing.chunking import chunk_id
-from indexing.store import Store
+from indexing.store import Store, decode_vectors
 from service.lexical import LexicalIndex, stopwords, terms
 from service.retrieval import Hit
 
@@ -233,29 +232,24 @@ def clean_entities(text: str, base: int, ents: list[tuple[int, int, str]]) -> li
 
 
 def candidates(
-    hits: list[Hit], store: Store, question_vector: np.ndarray, limit: int = READ_PASSAGES
+    hits: list[Hit], question_vector: np.ndarray, limit: int = READ_PASSAGES
 ) -> list[Candidate]:
     """The sentences of the top passages, each with its dense similarity."""
     seen: dict[tuple[str, int, int], Candidate] = {}
+    dim = len(question_vector)
     for hit in hits[:limit]:
         row = hit.row
-        for s, e in row.sentences:
+        vectors = decode_vectors(row.sentence_vectors, dim)
+        sims = vectors @ question_vector if len(vectors) == len(row.sentences) else None
+        for i, (s, e) in enumerate(row.sentences):
             key = (row.doc_id, s, e)
             if key in seen:
                 continue
             text = row.text[s - row.start : e - row.start]
             ents = clean_entities(row.text, row.start, [ent for ent in row.entities if ent[0] >= s and ent[1] <= e])
-            seen[key] = Candidate(hit=hit, doc_id=row.doc_id, start=s, end=e, text=text, entities=ents)
-    cands = list(seen.values())
-    if not cands:
-        return []
-    ids = [chunk_id(c.doc_id, c.hit.row.content_hash, c.start, c.end) for c in cands]
-    got = store.sentences.get(ids=ids, include=["embeddings"])
-    vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
-    for cid, cand in zip(ids, cands, strict=True):
-        vec = vectors.get(cid)
-        cand.sim = float(np.dot(vec, question_vector)) if vec is not None else cand.hit.dense
-    return cands
+            sim = float(sims[i]) if sims is not None else hit.dense
+            seen[key] = Candidate(hit=hit, doc_id=row.doc_id, start=s, end=e, text=text, entities=ents, sim=sim)
+    return list(seen.values())
 
 
 def score_candidates(info: QuestionInfo, cands: list[Candidate], lexical: LexicalIndex, top_score: float) -> None:
@@ -570,7 +564,7 @@ def read(
 ) -> Reading:
     """Choose the answering sentence(s) and short answer among the hits' sentences."""
     info = analyze(question)
-    cands = candidates(hits, store, question_vector)
+    cands = candidates(hits, question_vector)
     if not cands:
         return Reading([], None, 0.0)
     score_candidates(info, cands, lexical, hits[0].score)

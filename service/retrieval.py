@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 
 from indexing.store import Store, published_day
-from service.lexical import ChunkRow, LexicalIndex, row_from, terms
+from service.lexical import ChunkRow, LexicalIndex, fetch_rows, terms
 
 # Fusion: a weighted sum of the dense cosine and the max-normalised BM25 score.
 # Tuned on the RGB dev set (docs/benchmarks.md); BM25 catches exact names,
 # years and quarters that MiniLM blurs.
 LEXICAL_WEIGHT = 0.35
 CANDIDATES = 40
+# Rows fetched from Chroma per question: the reader reads 16 passages, /ask shows up to 20.
+FETCH = 24
 
 
 @dataclass
@@ -61,8 +63,9 @@ def retrieve(
     since: dt.date | None = None,
     until: dt.date | None = None,
     candidates: int = CANDIDATES,
+    fetch: int = FETCH,
 ) -> list[Hit]:
-    """Fused hits, best first."""
+    """The ``fetch`` best fused hits, with their chunk rows, best first."""
     n = len(lexical)
     if n == 0:
         return []
@@ -72,23 +75,18 @@ def retrieve(
     dense_sim = {cid: 1.0 - float(d) for cid, d in zip(dense["ids"][0], dense["distances"][0], strict=True)}
     lex = lexical.search(terms(question), k, _mask(lexical, since, until))
     top_lex = lex[0][1] if lex else 1.0
-    lex_norm = {lexical.rows[pos].chunk_id: s / top_lex for pos, s in lex}
+    lex_norm = {lexical.ids[pos]: s / top_lex for pos, s in lex}
 
-    missing = [cid for cid in dense_sim if cid not in lexical.position]
-    extra: dict[str, ChunkRow] = {}
-    if missing:  # the index changed since the lexical side was built
-        got = store.chunks.get(ids=missing, include=["documents", "metadatas"])
-        extra = {i: row_from(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
-
-    hits = []
+    fused = []
+    floor = min(dense_sim.values(), default=0.0)
     for cid in dense_sim.keys() | lex_norm.keys():
-        row = extra.get(cid) or (lexical.rows[lexical.position[cid]] if cid in lexical.position else None)
-        if row is None:
-            continue
-        d = dense_sim.get(cid)
-        if d is None:  # lexical-only hit: its cosine is below the dense cut, estimate it as the lowest seen
-            d = min(dense_sim.values(), default=0.0)
+        # A lexical-only hit's cosine is below the dense cut: estimate it as the lowest seen.
+        d = dense_sim.get(cid, floor)
         lx = lex_norm.get(cid, 0.0)
-        hits.append(Hit(row=row, score=d + LEXICAL_WEIGHT * lx, dense=d, lexical=lx))
+        fused.append((d + LEXICAL_WEIGHT * lx, d, lx, cid))
+    fused.sort(reverse=True)
+    fused = fused[:fetch]
+    rows = fetch_rows(store, [cid for *_, cid in fused])
+    hits = [Hit(row=rows[cid], score=sc, dense=d, lexical=lx) for sc, d, lx, cid in fused if cid in rows]
     hits.sort(key=lambda h: -h.score)
     return hits

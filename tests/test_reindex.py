@@ -11,12 +11,14 @@ import subprocess
 import time
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from indexing.corpus import CorpusError, load_corpus
 from indexing.locking import acquire
 from indexing.reindex import prepare, reindex
 from indexing.settings import Settings
+from indexing.store import decode_vectors
 from tests.conftest import CITEQA, ROOT, SEEDS, copy_seeds, open_store, run_cli
 
 SUMMARY = re.compile(r"^added (\d+), updated (\d+), removed (\d+), unchanged (\d+) in \d+\.\d\d s$", re.M)
@@ -54,6 +56,13 @@ def test_add_noop_update_remove_cycle(make_settings, tmp_path, embedder):
     # Old chunks of the edited article are gone; all remaining match the record.
     got = store.chunks.get(where={"doc_id": record.doc_id}, include=["documents", "metadatas"])
     assert got["ids"] and all(m["content_hash"] == record.content_hash for m in got["metadatas"])
+    # Each chunk carries one quantised vector per sentence, close to the model's own.
+    meta = got["metadatas"][0]
+    bounds = json.loads(meta["sentences"])
+    vectors = decode_vectors(meta["sentence_vectors"], embedder.dimension)
+    assert len(vectors) == len(bounds)
+    direct = embedder.embed([record.text[s:e] for s, e in bounds])
+    assert np.min(np.sum(vectors * direct, axis=1)) > 0.999
     assert all(record.text[m["start"] : m["end"]] == d for d, m in zip(got["documents"], got["metadatas"], strict=True))
 
     path.unlink()
@@ -61,7 +70,6 @@ def test_add_noop_update_remove_cycle(make_settings, tmp_path, embedder):
     assert (removed.added, removed.updated, removed.removed, removed.unchanged) == (0, 0, 1, 1)
     assert store.counts()[0] == 1
     assert store.chunks.get(where={"doc_id": record.doc_id})["ids"] == []
-    assert store.sentences.get(where={"doc_id": record.doc_id})["ids"] == []
 
 
 def test_empty_or_missing_corpus_leaves_index_untouched(seed_index, tmp_path):

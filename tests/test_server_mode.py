@@ -281,6 +281,13 @@ def test_workers_need_server_mode_and_serve(server_env, tmp_path):
     assert refused.returncode == 2 and "Chroma server" in refused.stderr
     env, _ = server_env
     with Serve(env, "--workers", "2") as api:
+        # One worker builds the first index; the other answers 503 "building" until it
+        # sees the new index version (within CITEQA_REFRESH_SECONDS): wait for both.
+        streak, deadline = 0, time.time() + 60
+        while streak < 10:
+            assert time.time() < deadline
+            streak = streak + 1 if httpx.get(api.url + "/readyz").status_code == 200 else 0
+            time.sleep(0.05)
         ids = set()
         for q in QUESTIONS * 3:
             r = httpx.post(api.url + "/ask", json={"question": q}, timeout=30)
