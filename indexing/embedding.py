@@ -61,6 +61,7 @@ class Embedder:
         self.batch_size = batch_size
         self.calls = 0
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -77,7 +78,10 @@ class Embedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self.session.run(None, feeds)[0]
+        # One inference at a time: onnxruntime already uses every core for one
+        # batch, and concurrent requests would only oversubscribe them.
+        with self._run_lock:
+            hidden = self.session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -7,6 +7,7 @@ supplies document frequencies for the reader's term statistics.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import math
@@ -18,7 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from indexing.store import PAGE, Store
+from indexing.store import Store
+
+# Small pages keep the peak low: reading Chroma records leaves native heap
+# behind in proportion to the page (measured: 5,000-record pages left 340 MiB
+# at 20k chunks, 1,000-record pages 120 MiB, most of it returned by malloc_trim).
+BUILD_PAGE = 1000
+
+
+def _release_freed_memory() -> None:
+    """Hand freed native heap back to the OS (glibc only; a no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
 
@@ -200,7 +215,7 @@ class LexicalIndex:
         df: dict[str, int] = {}
         offset = 0
         while True:
-            page = store.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            page = store.chunks.get(include=["documents", "metadatas"], limit=BUILD_PAGE, offset=offset)
             for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
                 title = meta.get("title", "")
                 toks = _terms(text if text.startswith(title) else f"{title}\n{text}")
@@ -209,9 +224,10 @@ class LexicalIndex:
                 token_ids.append([vocab.setdefault(t, len(vocab)) for t in toks])
                 for t in set(toks):
                     df[t] = df.get(t, 0) + 1
-            if len(page["ids"]) < PAGE:
+            if len(page["ids"]) < BUILD_PAGE:
                 break
-            offset += PAGE
+            offset += BUILD_PAGE
+        _release_freed_memory()
         index = cls(ids=ids, position={c: i for i, c in enumerate(ids)}, doc_freq=df)
         index.days = np.array(days, dtype=np.int64)
         if ids:
