@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(
         None, description="Bearer token for POST /admin/reindex; admin is disabled when unset."
     )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=100_000_000, description="Request bodies over this many bytes get 413."
+    )
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
     refresh_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the API checks the index version to follow reindexes."

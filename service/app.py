@@ -33,11 +33,11 @@ from service.errors import (
     IndexBuilding,
     IndexNotReady,
     ReindexConflict,
-    StoreUnavailable,
     check_admin,
     install_handlers,
+    store_errors,
 )
-from service.observability import Metrics, install_request_middleware
+from service.observability import BodyLimit, Metrics, install_request_middleware
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -216,6 +216,7 @@ def create_app(
     )
     install_handlers(app)
     install_request_middleware(app, metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -226,16 +227,17 @@ def create_app(
     @app.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["answers"])
     def ask(body: AskRequest, engine: EngineDep) -> AskResponse:
         """Answer a question with verified quotes, or abstain (`abstained: true`) when the articles don't say."""
-        result = answering.ask(engine, body.question, top_k=body.top_k, since=body.since, until=body.until)
+        with store_errors():
+            result = answering.ask(engine, body.question, top_k=body.top_k, since=body.since, until=body.until)
         metrics.answers.labels("abstained" if result.abstained else "answered").inc()
         return result
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["answers"])
     def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
         """The best passages for a query (hybrid dense + BM25), best first."""
-        return SearchResponse(
-            passages=answering.search(engine, body.query, top_k=body.top_k, since=body.since, until=body.until)
-        )
+        with store_errors():
+            passages = answering.search(engine, body.query, top_k=body.top_k, since=body.since, until=body.until)
+        return SearchResponse(passages=passages)
 
     @app.get("/documents", response_model=DocumentsPage, responses=ERRORS, tags=["documents"])
     def documents(
@@ -244,7 +246,8 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000).")] = 100,
     ) -> DocumentsPage:
         """Indexed articles, a page at a time, ordered by doc_id."""
-        total, rows = engine.store.list_articles(offset=offset, limit=limit)
+        with store_errors():
+            total, rows = engine.store.list_articles(offset=offset, limit=limit)
         return DocumentsPage(total=total, documents=[DocumentSummary(**r) for r in rows])
 
     @app.get(
@@ -258,7 +261,8 @@ def create_app(
         doc_id: Annotated[str, Path(min_length=1, max_length=MAX_DOC_ID, description="URL-encoded doc id.")],
     ) -> Document:
         """One indexed article with the exact text that quote offsets refer to."""
-        record = engine.store.document(doc_id)
+        with store_errors():
+            record = engine.store.document(doc_id)
         if record is None:
             raise DocumentNotFound(f"no indexed document with id {doc_id!r}")
         return Document(
@@ -312,10 +316,8 @@ def create_app(
     @app.get("/readyz", response_model=Ready, responses=ERRORS, tags=["health"])
     def readyz(engine: EngineDep) -> Ready:
         """200 with counts when the index is loaded; 503 otherwise."""
-        try:
+        with store_errors():
             documents, chunks = engine.store.counts()
-        except Exception as exc:  # Chroma went away
-            raise StoreUnavailable(f"the Chroma store is unavailable: {exc}") from exc
         return Ready(documents=documents, chunks=chunks)
 
     return app

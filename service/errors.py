@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -64,6 +66,20 @@ class IndexBuilding(IndexNotReady):
 
 class StoreUnavailable(CiteqaError):
     status = 503
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Turn a failing Chroma (server down, timeout) into a 503 with a clear detail."""
+    import chromadb.errors
+    import httpx
+
+    try:
+        yield
+    except (httpx.HTTPError, ConnectionError, TimeoutError, chromadb.errors.ChromaError) as exc:
+        raise StoreUnavailable(
+            f"the Chroma store is unavailable ({type(exc).__name__}: {exc}); try again shortly"
+        ) from None
 
 
 def check_admin(configured: str | None, authorization: str | None) -> None:

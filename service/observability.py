@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -126,3 +127,66 @@ def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request once
     for noisy in ("chromadb", "httpx", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 and a JSON ``detail``:
+    by Content-Length up front, and by counting bytes as a chunked body streams in."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _reply(self, send: Any, status: int, detail: str) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._reply(send, 400, "invalid Content-Length header")
+                return
+            if int(declared) > self.limit:
+                await self._reply(send, 413, f"request body over the limit of {self.limit} bytes")
+                return
+        # Read the body up to the limit before the app sees it (the app's own body
+        # parsing turns errors raised while reading into a generic 400), then replay it.
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await self._reply(send, 413, f"request body over the limit of {self.limit} bytes")
+                return
+        await self.app(
+            scope, _replay([{"type": "http.request", "body": bytes(body), "more_body": False}], receive), send
+        )
+
+
+def _replay(messages: list[Any], then: Any = None) -> Any:
+    """An ASGI receive that returns ``messages`` first, then defers to ``then``."""
+    queue = list(messages)
+
+    async def receive() -> Any:
+        if queue:
+            return queue.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive

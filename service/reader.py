@@ -231,9 +231,7 @@ def clean_entities(text: str, base: int, ents: list[tuple[int, int, str]]) -> li
     return out
 
 
-def candidates(
-    hits: list[Hit], question_vector: np.ndarray, limit: int = READ_PASSAGES
-) -> list[Candidate]:
+def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int = READ_PASSAGES) -> list[Candidate]:
     """The sentences of the top passages, each with its dense similarity."""
     seen: dict[tuple[str, int, int], Candidate] = {}
     dim = len(question_vector)

@@ -235,3 +235,18 @@ def test_date_filters(tmp_path, embedder):
         assert all(p["published"] == "2021-03-01" for p in until["passages"])
         both = c.post("/search", json={"query": q, "since": "2021-03-01", "until": "2021-03-01"}).json()
         assert {p["doc_id"] for p in both["passages"]} == {"news.jsonl:old"}
+
+
+def test_request_body_limit_is_413(client):
+    big = {"question": "x" * 70_000}
+    r = client.post("/ask", json=big)
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit is counted as the body streams in
+        for _ in range(20):
+            yield b"x" * 8192
+
+    streamed = client.post("/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and "detail" in streamed.json()
+    # Just under the limit still gets the ordinary validation.
+    assert client.post("/ask", json={"question": "y" * 60_000}).status_code == 422

@@ -356,3 +356,55 @@ def test_request_ids_and_json_logs(server_env):
     lines = [json.loads(line) for line in errs.splitlines() if line.startswith("{")]
     assert any(rec.get("request_id") == "trace-42" and rec.get("path") == "/ask" for rec in lines)
     assert any(rec.get("request_id") == generated for rec in lines)
+
+
+def _start_chroma(path, port: int) -> subprocess.Popen:
+    from tests.conftest import CHROMA
+
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while True:
+        assert time.time() < deadline, "chroma run did not start"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+
+
+def test_chroma_outage_is_503_then_recovers(tmp_path):
+    port = free_port()
+    chroma = _start_chroma(tmp_path / "db", port)
+    env = {
+        "CITEQA_CHROMA_HOST": "127.0.0.1",
+        "CITEQA_CHROMA_PORT": str(port),
+        "CITEQA_REFRESH_SECONDS": "0.5",
+        "CITEQA_DATA_DIR": str(tmp_path / "unused"),
+    }
+    try:
+        with Serve(env) as api:
+            assert httpx.post(api.url + "/ask", json={"question": QUESTIONS[0]}, timeout=30).status_code == 200
+            chroma.terminate()
+            chroma.wait(30)
+            for route, call in (
+                ("/ask", lambda: httpx.post(api.url + "/ask", json={"question": QUESTIONS[0]}, timeout=30)),
+                ("/readyz", lambda: httpx.get(api.url + "/readyz", timeout=30)),
+            ):
+                started = time.perf_counter()
+                r = call()
+                assert time.perf_counter() - started < 5, route
+                assert r.status_code == 503 and "Chroma" in r.json()["detail"], (route, r.text)
+            assert httpx.get(api.url + "/healthz").status_code == 200
+            chroma = _start_chroma(tmp_path / "db", port)
+            deadline = time.time() + 30
+            while httpx.post(api.url + "/ask", json={"question": QUESTIONS[0]}, timeout=30).status_code != 200:
+                assert time.time() < deadline, "the API did not recover by itself"
+                time.sleep(0.5)
+            assert httpx.get(api.url + "/readyz").status_code == 200
+    finally:
+        chroma.terminate()
+        chroma.wait(30)

@@ -10,8 +10,12 @@ STEPS = [
     ["eval.bench.indexing", "--runs", "3"],
     ["eval.bench.noop"],
     ["eval.bench.peer"],
-    ["eval.bench.scale", "--sizes", "seeds,rgb,20000" if QUICK else "seeds,rgb,20000,100000",
-     *([] if QUICK else ["--workers2"])],
+    [
+        "eval.bench.scale",
+        "--sizes",
+        "seeds,rgb,20000" if QUICK else "seeds,rgb,20000,100000",
+        *([] if QUICK else ["--workers2"]),
+    ],
 ]
 
 for step in STEPS:
