@@ -100,3 +100,16 @@ def copy_seeds(dest: Path) -> Path:
     for f in SEEDS.iterdir():
         shutil.copy(f, dest / f.name)
     return dest
+
+
+def wait_ready(url: str, timeout: float = 120) -> None:
+    """Poll GET /readyz until it answers 200."""
+    deadline = time.time() + timeout
+    while True:
+        assert time.time() < deadline, f"{url} did not become ready"
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 
 import httpx
 
-from tests.conftest import CITEQA, ROOT, free_port, run_cli
+from tests.conftest import CITEQA, ROOT, free_port, run_cli, wait_ready
 
 QUESTION = "How much was the military aid package the US announced on December 6, 2023?"
 
@@ -38,15 +37,7 @@ def test_serve_indexes_on_first_start_and_answers(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            assert time.time() < deadline, "serve did not become ready"
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_ready(base)
         body = httpx.post(base + "/ask", json={"question": QUESTION}, timeout=30).json()
         assert body["short_answer"]["text"] == "$175 million"
         # The running service holds the embedded data dir: a concurrent index run is refused.

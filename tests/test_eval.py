@@ -7,11 +7,10 @@ import os
 import subprocess
 import time
 
-import httpx
 import pytest
 
 from eval.rgb import RGB_DEV
-from tests.conftest import CITEQA, ROOT, copy_seeds, free_port, run_cli
+from tests.conftest import CITEQA, ROOT, copy_seeds, free_port, run_cli, wait_ready
 
 TARGETS = [
     "--min-accuracy",
@@ -78,15 +77,7 @@ def test_url_mode_gives_the_same_numbers(tmp_path, seed_data):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            assert time.time() < deadline
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_ready(url)
         over_http = tmp_path / "http"
         res = run_cli("eval", "--url", url, "--out", str(over_http))
         assert res.returncode == 0, res.stderr

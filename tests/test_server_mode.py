@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from indexing.settings import Settings
 from indexing.store import StoreUnavailable, check_server
 from service.app import create_app
-from tests.conftest import CITEQA, ROOT, copy_seeds, free_port, run_cli
+from tests.conftest import CITEQA, ROOT, copy_seeds, free_port, run_cli, wait_ready
 
 PACT = "us-ukraine-weapons-production-pact.txt"
 QUESTIONS = [
@@ -31,18 +31,6 @@ QUESTIONS = [
     "Who blocked the bill proposing billions in military aid?",
     "How much was the military aid package the US announced on December 6, 2023?",
 ]
-
-
-def wait_ready(url: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while True:
-        assert time.time() < deadline, f"{url} did not become ready"
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
 
 
 class Serve:

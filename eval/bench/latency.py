@@ -58,17 +58,17 @@ def measure(base: str, route: str, payloads: list[dict], n: int) -> dict[str, fl
     return percentiles(times)
 
 
-def serve(corpus: Path, data: Path) -> tuple[subprocess.Popen, str]:
+def start_serve(env: dict[str, str], *args: str, timeout: float = 900) -> tuple[subprocess.Popen, str]:
+    """`citeqa serve` on a free port with ``env`` added; returns (process, base URL) once ready."""
     port = _port()
-    env = {**os.environ, "CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("citeqa")), "serve", "--port", str(port)],
-        env=env,
+        [str(Path(sys.executable).with_name("citeqa")), "serve", "--port", str(port), *args],
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 600
+    deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             if httpx.get(base + "/readyz", timeout=2).status_code == 200:
@@ -91,7 +91,7 @@ def main() -> None:
         else:
             corpus = ROOT / "seeds" if args.corpus == "seeds" else Path(args.corpus)
             qs = questions("seeds")
-        proc, base = serve(corpus, Path(tmp) / "data")
+        proc, base = start_serve({"CITEQA_DATA_DIR": str(Path(tmp) / "data"), "CITEQA_CORPUS_DIR": str(corpus)})
         try:
             ask = measure(base, "/ask", [{"question": q} for q in qs], args.requests)
             search = measure(base, "/search", [{"query": q} for q in qs], args.requests)

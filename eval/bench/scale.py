@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from eval.bench.latency import _port, questions
+from eval.bench.latency import _port, questions, start_serve
 from eval.rgb import RGB_DEV, load_rgb, write_rgb_corpus
 from indexing.chunking import chunk_article
 from indexing.corpus import Article, load_corpus
@@ -129,27 +128,6 @@ def build_real(data: Path, corpus: Path, settings: Settings) -> int:
     store = Store(make_client(s), s.index_name())
     reindex(s, store=store, get_embedder=embedder_factory(s))
     return store.chunks.count()
-
-
-def start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
-    port = _port()
-    proc = subprocess.Popen(
-        [str(CITEQA), "serve", "--port", str(port), *args],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 900
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("citeqa serve did not become ready")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -244,7 +222,7 @@ def main() -> None:
                     marker.write_text(json.dumps({"chunks": chunks}))
             build_s = time.perf_counter() - built
             env = {"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(ROOT / "seeds")}
-            proc, url = start(env)
+            proc, url = start_serve(env)
             try:
                 res = measure(url, qs, args.seconds)
                 rss = peak_rss_mib(proc.pid)
@@ -270,7 +248,7 @@ def main() -> None:
                 "CITEQA_CORPUS_DIR": str(ROOT / "seeds"),
                 "CITEQA_DATA_DIR": str(Path(tmp) / "unused"),
             }
-            proc, url = start(env, "--workers", "2")
+            proc, url = start_serve(env, "--workers", "2")
             try:
                 res = measure(url, qs, args.seconds)
                 rss = peak_rss_mib(proc.pid)
