@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,12 +154,20 @@ def _file_articles(path: Path, rel: str, max_bytes: int) -> Iterator[Article | S
 
 
 def iter_corpus_files(root: Path) -> list[tuple[Path, str]]:
-    """Supported files below ``root`` as (path, doc-id-style relative path), sorted."""
+    """Supported files below ``root`` as (path, doc-id-style relative path), sorted.
+
+    os.walk (scandir underneath) rather than Path.rglob + is_file: no extra stat
+    per file, which is most of a no-op reindex over 10,000 files. Hidden files
+    and directories are skipped; symlinked directories are not followed.
+    """
     files = []
-    for path in root.rglob("*"):
-        if path.suffix.lower() not in SUFFIXES or any(p.startswith(".") for p in path.parts[len(root.parts) :]):
-            continue
-        if path.is_file():
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        base = Path(dirpath)
+        for name in filenames:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
+                continue
+            path = base / name
             files.append((path, path.relative_to(root).as_posix()))
     return sorted(files, key=lambda item: item[1])
 

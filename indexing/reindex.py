@@ -95,7 +95,7 @@ def _batched(items: Sequence[Article], size: int) -> Iterator[Sequence[Article]]
         yield items[lo : lo + size]
 
 
-def _embed_and_write(batch: list[Prepared], store: Store, embedder: Embedder, replacing: set[str]) -> None:
+def _embed_and_write(batch: list[Prepared], store: Store, embedder: Embedder, replacing: dict[str, str]) -> None:
     # One embedding pass over the batch's unique texts: chunk texts and sentences.
     texts: dict[str, int] = {}
     for p in batch:
@@ -144,7 +144,7 @@ def reindex(
     wanted = {a.doc_id: a for a in corpus.articles}
 
     for doc_id in sorted(set(states) - set(wanted)):
-        store.delete_article(doc_id)
+        store.delete_article(doc_id, states[doc_id].content_hash)
         result.removed += 1
 
     todo: list[Article] = []
@@ -161,7 +161,7 @@ def reindex(
 
     if todo:
         store.mark_pending([a for a in todo if a.doc_id not in states])
-        replacing = {a.doc_id for a in todo if a.doc_id in states}
+        replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
         embedder = get_embedder()
         calls_before = embedder.calls
         progress = progress or Progress()

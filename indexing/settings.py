@@ -13,10 +13,10 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Bump when chunk boundaries, sentence splitting or stored annotations (v2: sentence
-# vectors inside chunk metadata) change:
+# Bump when chunk boundaries, sentence splitting or what is stored changes (v2: sentence
+# vectors inside chunk metadata; v3: hash entries for cheap no-op runs):
 # it is part of the collection name, so old vectors are never mixed with new.
-CHUNKER_VERSION = "sent-v2"
+CHUNKER_VERSION = "sent-v3"
 
 
 class Settings(BaseSettings):

@@ -33,7 +33,7 @@ from indexing.settings import Settings
 log = logging.getLogger(__name__)
 
 COSINE = {"hnsw": {"space": "cosine"}}
-PAGE = 5000
+PAGE = 20000
 # Article records carry no meaningful vector; Chroma requires one (without it,
 # it would call its default embedding function, which downloads a model).
 _NO_VECTOR = [1.0]
@@ -127,6 +127,19 @@ def check_server(settings: Settings) -> str:
     return server
 
 
+HASH_LEN = 32  # Article.content_hash is 32 hex characters
+
+
+def _all_ids(collection: Any) -> list[str]:
+    """Every id of a collection, a page at a time, without metadata."""
+    ids: list[str] = []
+    while True:
+        page = collection.get(include=[], limit=PAGE, offset=len(ids))
+        ids.extend(page["ids"])
+        if len(page["ids"]) < PAGE:
+            return ids
+
+
 def make_client(settings: Settings) -> Any:
     """A Chroma client for the configured mode; call once and share it.
 
@@ -208,6 +221,7 @@ class Store:
         self.prefix = prefix
         self.chunks = client.get_or_create_collection(f"{prefix}-chunks", embedding_function=None, configuration=COSINE)
         self.articles = client.get_or_create_collection(f"{prefix}-articles", embedding_function=None)
+        self.hashes = client.get_or_create_collection(f"{prefix}-hashes", embedding_function=None)
         self.meta = meta_collection(client, prefix)
         self.version = IndexVersion(self.meta)
         try:
@@ -218,18 +232,19 @@ class Store:
 
     # -- reading ---------------------------------------------------------
     def article_states(self) -> dict[str, ArticleState]:
-        """doc_id -> (hash, pending) for every article record; no texts loaded."""
-        states: dict[str, ArticleState] = {}
-        offset = 0
-        while True:
-            page = self.articles.get(include=["metadatas"], limit=PAGE, offset=offset)
-            for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
-                states[doc_id] = ArticleState(
-                    doc_id, str(meta.get("content_hash", "")), bool(meta.get("pending", False))
-                )
-            if len(page["ids"]) < PAGE:
-                return states
-            offset += PAGE
+        """doc_id -> (hash, pending) for every article record, from ids alone.
+
+        Reading ids is ~15x cheaper than reading metadata in Chroma, so the
+        hashes are kept as ids of their own collection ("<hash><doc_id>"); an
+        article record without a hash entry was never completed (pending).
+        """
+        hashes: dict[str, str] = {}
+        for key in _all_ids(self.hashes):
+            hashes[key[HASH_LEN:]] = key[:HASH_LEN]
+        return {
+            doc_id: ArticleState(doc_id, hashes.get(doc_id, ""), doc_id not in hashes)
+            for doc_id in _all_ids(self.articles)
+        }
 
     def document(self, doc_id: str) -> ArticleRecord | None:
         """The indexed article, or None."""
@@ -315,13 +330,13 @@ class Store:
         for sl in _batches(len(ids), self.max_batch):
             collection.upsert(ids=ids[sl], embeddings=vectors[sl], documents=docs[sl], metadatas=metas[sl])
 
-    def write_articles(self, items: Sequence[ArticleVectors], *, replacing: set[str]) -> None:
+    def write_articles(self, items: Sequence[ArticleVectors], *, replacing: dict[str, str]) -> None:
         """Upsert the chunks of many articles, then their records, then drop stale chunks.
 
         Records are written after the chunks, so a reader that checks chunk
         hashes against the record never sees a half-written version. Only
-        articles in ``replacing`` (already indexed under another hash) can have
-        stale chunks to delete. One upsert per collection per call: Chroma
+        articles in ``replacing`` (doc_id -> the hash it was indexed under) can
+        have stale chunks to delete. One upsert per collection per call: Chroma
         commits per call, so per-article writes would cost more than embedding.
         """
         c_ids, c_docs, c_metas, c_vecs = [], [], [], []
@@ -365,19 +380,31 @@ class Store:
                 documents=[i.article.text for i in part],
                 metadatas=[self._article_meta(i.article, chunks=len(i.chunks), pending=False) for i in part],
             )
+        done = [f"{a.content_hash}{a.doc_id}" for a in records]
+        for sl in _batches(len(done), self.max_batch):
+            self.hashes.upsert(ids=done[sl], embeddings=[_NO_VECTOR] * len(done[sl]), documents=[""] * len(done[sl]))
+        old = [
+            f"{replacing[a.doc_id]}{a.doc_id}"
+            for a in records
+            if replacing.get(a.doc_id) and replacing[a.doc_id] != a.content_hash
+        ]
+        if old:
+            self.hashes.delete(ids=old)
         for article in records:
             if article.doc_id in replacing:
                 stale = {"$and": [{"doc_id": article.doc_id}, {"content_hash": {"$ne": article.content_hash}}]}
                 self.chunks.delete(where=stale)
 
-    def delete_article(self, doc_id: str) -> None:
-        """Remove an article's chunks, then its record."""
+    def delete_article(self, doc_id: str, content_hash: str = "") -> None:
+        """Remove an article's chunks, its hash entry, then its record."""
         self.chunks.delete(where={"doc_id": doc_id})
+        if content_hash:
+            self.hashes.delete(ids=[f"{content_hash}{doc_id}"])
         self.articles.delete(ids=[doc_id])
 
     def drop(self) -> Store:
         """Delete this configuration's collections and return a fresh, empty store."""
-        for col in (self.chunks, self.articles):
+        for col in (self.chunks, self.articles, self.hashes):
             self.client.delete_collection(col.name)
         fresh = Store(self.client, self.prefix)
         fresh.version.bump()

@@ -115,10 +115,10 @@ def build_derived(data: Path, target_chunks: int, settings: Settings, embedder: 
         total += len(chunks)
         n += 1
         if len(batch) == 500:
-            store.write_articles(batch, replacing=set())
+            store.write_articles(batch, replacing={})
             batch = []
     if batch:
-        store.write_articles(batch, replacing=set())
+        store.write_articles(batch, replacing={})
     store.version.bump()
     return store.chunks.count()
 
