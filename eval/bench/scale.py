@@ -192,6 +192,16 @@ def measure(url: str, qs: list[str], seconds: float) -> dict:
     return out
 
 
+def serve_and_measure(env: dict[str, str], qs: list[str], seconds: float, *args: str) -> tuple[dict, float]:
+    """Start `citeqa serve`, measure both routes, read its peak RSS, stop it."""
+    proc, url = start_serve(env, *args)
+    try:
+        return measure(url, qs, seconds), peak_rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="seeds,rgb,20000,100000")
@@ -222,13 +232,7 @@ def main() -> None:
                     marker.write_text(json.dumps({"chunks": chunks}))
             build_s = time.perf_counter() - built
             env = {"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(ROOT / "seeds")}
-            proc, url = start_serve(env)
-            try:
-                res = measure(url, qs, args.seconds)
-                rss = peak_rss_mib(proc.pid)
-            finally:
-                proc.terminate()
-                proc.wait(30)
+            res, rss = serve_and_measure(env, qs, args.seconds)
             rows.append((size, chunks, "embedded, 1 process", res, rss, build_s))
             plot.append((chunks, res[("/ask", 1)]["p50"], res[("/search", 1)]["p50"]))
             print(f"{size}: {chunks} chunks, built in {build_s:.0f} s, peak RSS {rss:.0f} MiB", flush=True)
@@ -248,13 +252,9 @@ def main() -> None:
                 "CITEQA_CORPUS_DIR": str(ROOT / "seeds"),
                 "CITEQA_DATA_DIR": str(Path(tmp) / "unused"),
             }
-            proc, url = start_serve(env, "--workers", "2")
             try:
-                res = measure(url, qs, args.seconds)
-                rss = peak_rss_mib(proc.pid)
+                res, rss = serve_and_measure(env, qs, args.seconds, "--workers", "2")
             finally:
-                proc.terminate()
-                proc.wait(30)
                 chroma.terminate()
                 chroma.wait(30)
             rows.append((size, chunks, "server mode, --workers 2 (API only; Chroma separate)", res, rss, 0.0))
