@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from citeqa import __version__
@@ -29,12 +30,12 @@ def _settings(**overrides: Any) -> Any:
     except ValidationError as exc:
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"]) or "settings"
-            err.print(f"[red]error:[/red] CITEQA_{field.upper()}: {e['msg']}")
+            err.print(f"[red]error:[/red] CITEQA_{field.upper()}: {escape(e['msg'])}")
         raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")  # messages carry paths and names: never markup
     return typer.Exit(code)
 
 
@@ -101,16 +102,21 @@ def index(
             from indexing.reindex import reindex
 
             result = reindex(settings, store=store, get_embedder=get_embedder, rebuild=rebuild, progress=_Bar())
-            for skipped in result.skipped:
-                err.print(f"[yellow]skipped[/yellow] {skipped.source}: {skipped.reason}")
+            _print_skipped(result.skipped)
             if prune:
                 for name in store.prune():
                     err.print(f"pruned collection {name}")
     except (CorpusError, IndexLocked) as exc:
+        _print_skipped(getattr(exc, "skipped", []))
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; the index stays queryable and the next run completes it", 130) from None
     print(result.summary())
+
+
+def _print_skipped(skipped: list[Any]) -> None:
+    for item in skipped:  # file names and reasons are data, never markup
+        err.print(f"[yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}")
 
 
 @app.command()
@@ -175,13 +181,16 @@ def _print_answer(res: Any) -> None:
         out.print(f"[bold yellow]{escape(res.answer)}[/bold yellow] (confidence {res.confidence:.2f})")
     else:
         out.print(f"[bold]Answer[/bold] (confidence {res.confidence:.2f}):")
-        for q in res.quotes:
+        if res.mode == "llm":
+            out.print(f"  {escape(res.answer)}")
+            out.print("[dim]  written by the LLM; [n] is quote n below[/dim]")
+        for n, q in enumerate(res.quotes, start=1):
             text = escape(q.text)
             sa = res.short_answer
             if sa and sa.doc_id == q.doc_id and q.start <= sa.start and sa.end <= q.end:
                 a, b = sa.start - q.start, sa.end - q.start
                 text = escape(q.text[:a]) + f"[bold reverse]{escape(q.text[a:b])}[/bold reverse]" + escape(q.text[b:])
-            out.print(f"  “{text}”")
+            out.print(f"  [{n}] “{text}”" if res.mode == "llm" else f"  “{text}”")
             out.print(f"    [dim]{escape(q.doc_id)} [{q.start}:{q.end}][/dim]")
         if res.short_answer:
             out.print(f"[bold]Short answer:[/bold] [bold reverse]{escape(res.short_answer.text)}[/bold reverse]")
@@ -281,6 +290,7 @@ def eval_(
     if url and corpus:
         raise _fail("--url asks a running service, which has its own corpus: drop --corpus (or --url)", 2)
     settings = _settings()
+    baseline = None  # the extractive run beside an LLM run
     with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as tmp:
         try:
             if fmt is _Format.rgb:
@@ -314,6 +324,14 @@ def eval_(
                     reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
                     engine = Engine.load(settings, store, get_embedder())
                     with bar:
+                        if engine.llm is not None:
+                            # LLM configured: report the extractive mode beside it, on the same index.
+                            llm, engine.llm = engine.llm, None
+                            task = bar.add_task("asking", total=len(rows))
+                            baseline = run_eval(
+                                rows, InProcessAsker(engine), top_k=top_k, progress=lambda n: bar.advance(task, n)
+                            )
+                            engine.llm = llm
                         task = bar.add_task("asking", total=len(rows))
                         result = run_eval(
                             rows, InProcessAsker(engine), top_k=top_k, progress=lambda n: bar.advance(task, n)
@@ -322,6 +340,13 @@ def eval_(
             raise _fail(str(exc)) from None
     out = out or Path("eval/reports") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     paths = write_reports(result, out, threshold=settings.abstain_threshold, title=f"{fmt.value} {source}")
+    if baseline is not None:
+        paths += write_reports(
+            baseline,
+            out / "extractive",
+            threshold=settings.abstain_threshold,
+            title=f"{fmt.value} {source}, extractive",
+        )
     missed = missed_thresholds(
         result.summary,
         {
@@ -335,7 +360,9 @@ def eval_(
 
     table = Table(title=f"citeqa eval — {len(rows)} questions ({fmt.value})")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    if baseline is not None:
+        table.add_column("extractive", justify="right")
+    table.add_column("llm" if baseline is not None else "value", justify="right")
     table.add_column("minimum", justify="right")
     minimums = {m: (v, mn) for m, v, mn in missed}
     given = {
@@ -349,7 +376,10 @@ def eval_(
         mark = (
             "" if minimum is None else (f"[red]{minimum:.2f} MISSED[/red]" if name in minimums else f"{minimum:.2f} ok")
         )
-        table.add_row(name, fmt_value(result.summary.get(name)), mark)
+        values = [fmt_value(result.summary.get(name))]
+        if baseline is not None:
+            values.insert(0, fmt_value(baseline.summary.get(name)))
+        table.add_row(name, *values, mark)
     Console().print(table)
     for p in paths:
         print(f"wrote {p}")

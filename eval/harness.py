@@ -126,13 +126,17 @@ def run_eval(
                 "quotes": response["quotes"],
                 "top_passages": [{k: p[k] for k in ("doc_id", "start", "end", "score")} for p in response["passages"]],
                 "confidence": response["confidence"],
+                "mode": response.get("mode", "extractive"),
                 "verdicts": verdict.as_dict(),
                 "latency_ms": round(latency, 2),
             }
         )
         if progress:
             progress(1)
-    return EvalResult(summarize(verdicts, top_k), by_tag(verdicts, top_k), questions, verdicts, top_k)
+    summary = summarize(verdicts, top_k)
+    # How many answers the LLM wrote (0 without one; the rest fell back to extractive).
+    summary["llm_answers"] = sum(q["mode"] == "llm" for q in questions)
+    return EvalResult(summary, by_tag(verdicts, top_k), questions, verdicts, top_k)
 
 
 THRESHOLDS = {

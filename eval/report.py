@@ -25,6 +25,7 @@ ORDER = [
     "abstained",
     "latency_p50_ms",
     "latency_p95_ms",
+    "llm_answers",
 ]
 
 

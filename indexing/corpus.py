@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
+# Every doc id must be reachable as GET /documents/{doc_id}: bounded, and no control characters.
+MAX_DOC_ID = 1024
+DOC_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,11 @@ class Corpus:
 
 
 class CorpusError(Exception):
-    """The corpus directory itself is unusable (missing, not a directory)."""
+    """The corpus is unusable (missing, not a directory, nothing indexable); ``skipped`` says why each file was."""
+
+    def __init__(self, message: str, skipped: list[Skipped] | None = None) -> None:
+        super().__init__(message)
+        self.skipped = skipped or []
 
 
 def _first_line(text: str) -> str:
@@ -91,6 +101,17 @@ def _iso_date(value: object) -> str | None:
     return dt.date.fromisoformat(value[:10]).isoformat()
 
 
+def _valid_unicode(value: object) -> bool:
+    """False for a string JSON decoded from a lone surrogate escape: it cannot be stored or embedded."""
+    if not isinstance(value, str) or value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | Skipped]:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -103,9 +124,14 @@ def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | S
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("a line must be a JSON object")
+            if not all(_valid_unicode(record.get(k)) for k in ("id", "text", "title", "url", "published")):
+                raise ValueError("a field has an unpaired surrogate (a \\ud800-style escape)")
             rid, body = record.get("id"), record.get("text")
             if not isinstance(rid, str | int) or str(rid).strip() == "":
                 raise ValueError("missing 'id'")
+            problem = _doc_id_problem(f"{rel}:{rid}")
+            if problem:
+                raise ValueError(f"'id' {problem}")
             if not isinstance(body, str) or not body.strip():
                 raise ValueError("missing or empty 'text'")
             title = record.get("title")
@@ -121,10 +147,31 @@ def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | S
             yield Skipped(where, f"broken line: {exc}")
 
 
-def _file_articles(path: Path, rel: str, max_bytes: int) -> Iterator[Article | Skipped]:
+def _doc_id_problem(doc_id: str) -> str | None:
+    if _CONTROL.search(doc_id):
+        return "contains control characters"
+    if len(doc_id) > MAX_DOC_ID:
+        return f"makes a doc id longer than {MAX_DOC_ID} characters"
+    return None
+
+
+def _file_articles(path: Path, rel: str, max_bytes: int, root: Path) -> Iterator[Article | Skipped]:
+    """The article(s) in one file; ``root`` is the resolved corpus directory."""
+    problem = _doc_id_problem(rel)
+    if problem:
+        yield Skipped(rel, f"file name {problem}")
+        return
     try:
-        # Check the size before reading, so a huge file is never parsed.
-        size = path.stat().st_size
+        # Everything is decided from stat before the file is opened: a huge file is
+        # never read, a FIFO or device (or a link to one) never blocks or streams.
+        info = path.stat()
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode):
+            yield Skipped(rel, "not a regular file")
+            return
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            yield Skipped(rel, "symlink to a file outside the corpus")
+            return
         if size > max_bytes:
             yield Skipped(rel, f"larger than {max_bytes} bytes ({size} bytes)")
             return
@@ -183,14 +230,15 @@ def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
         raise CorpusError(f"corpus path {root} is not a directory")
     articles: dict[str, Article] = {}
     skipped: list[Skipped] = []
+    resolved = root.resolve()
     for path, rel in iter_corpus_files(root):
-        for item in _file_articles(path, rel, max_article_bytes):
+        for item in _file_articles(path, rel, max_article_bytes, resolved):
             if isinstance(item, Skipped):
-                log.warning("skipped %s: %s", item.source, item.reason)
+                log.info("skipped %s: %s", item.source, item.reason)
                 skipped.append(item)
             elif item.doc_id in articles:
                 skipped.append(Skipped(item.doc_id, "duplicate id"))
-                log.warning("skipped %s: duplicate id", item.doc_id)
+                log.info("skipped %s: duplicate id", item.doc_id)
             else:
                 articles[item.doc_id] = item
     return Corpus(articles=list(articles.values()), skipped=skipped)

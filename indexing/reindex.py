@@ -21,7 +21,8 @@ import numpy as np
 from indexing.chunking import Chunk, chunk_article
 from indexing.corpus import Article, CorpusError, Skipped, load_corpus
 from indexing.embedding import Embedder
-from indexing.nlp import annotate
+from indexing.injection import is_injection
+from indexing.nlp import Annotation, annotate
 from indexing.settings import Settings
 from indexing.store import ArticleVectors, Store
 
@@ -79,12 +80,37 @@ def embed_text(article: Article, chunk: Chunk) -> str:
     return chunk.text
 
 
+def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
+    """The annotation cut into runs of consecutive sentences, leaving out those that
+    address an AI model (``indexing.injection``): chunks never span one."""
+    if not any(is_injection(text[s:e]) for s, e in annotation.sentences):
+        return [annotation]
+    runs: list[list[tuple[int, int]]] = [[]]
+    for s, e in annotation.sentences:
+        if is_injection(text[s:e]):
+            log.warning("not indexing a sentence that addresses an AI model: %r", text[s:e][:120])
+            runs.append([])
+        else:
+            runs[-1].append((s, e))
+    return [
+        Annotation(sentences=run, entities=[x for x in annotation.entities if run[0][0] <= x[0] and x[1] <= run[-1][1]])
+        for run in runs
+        if run
+    ]
+
+
 def prepare(articles: Sequence[Article], settings: Settings) -> list[Prepared]:
     """Parse (sentences, entities) and chunk a batch of articles."""
     annotations = annotate([a.text for a in articles])
     out = []
     for article, ann in zip(articles, annotations, strict=True):
-        chunks = chunk_article(article, ann, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+        chunks = [
+            chunk
+            for run in without_injection(article.text, ann)
+            for chunk in chunk_article(
+                article, run, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+            )
+        ]
         sentences = sorted({s for c in chunks for s in c.sentences})
         out.append(Prepared(article, chunks, sentences))
     return out
@@ -95,7 +121,7 @@ def _batched(items: Sequence[Article], size: int) -> Iterator[Sequence[Article]]
         yield items[lo : lo + size]
 
 
-def _embed_and_write(batch: list[Prepared], store: Store, embedder: Embedder, replacing: dict[str, str]) -> None:
+def _embed(batch: list[Prepared], embedder: Embedder) -> list[ArticleVectors]:
     # One embedding pass over the batch's unique texts: chunk texts and sentences.
     texts: dict[str, int] = {}
     for p in batch:
@@ -104,7 +130,7 @@ def _embed_and_write(batch: list[Prepared], store: Store, embedder: Embedder, re
         for s, e in p.sentences:
             texts.setdefault(p.article.text[s:e], len(texts))
     vectors = embedder.embed(list(texts)) if texts else np.zeros((0, embedder.dimension), np.float32)
-    items = [
+    return [
         ArticleVectors(
             p.article,
             p.chunks,
@@ -114,7 +140,6 @@ def _embed_and_write(batch: list[Prepared], store: Store, embedder: Embedder, re
         )
         for p in batch
     ]
-    store.write_articles(items, replacing=replacing)
 
 
 def reindex(
@@ -136,7 +161,7 @@ def reindex(
     corpus = load_corpus(root, max_article_bytes=settings.max_article_bytes)
     if not corpus.articles:
         detail = f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else ""
-        raise CorpusError(f"no indexable articles in {root}{detail}; the index was left unchanged")
+        raise CorpusError(f"no indexable articles in {root}{detail}; the index was left unchanged", corpus.skipped)
     if rebuild:
         store = store.drop()
     result = ReindexResult(skipped=corpus.skipped)
@@ -162,22 +187,31 @@ def reindex(
     if todo:
         store.mark_pending([a for a in todo if a.doc_id not in states])
         replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
-        embedder = get_embedder()
-        calls_before = embedder.calls
         progress = progress or Progress()
         progress.start(len(todo))
         try:
-            # Parse the next batch on a worker thread while this one is embedded:
-            # spaCy and onnxruntime both release the GIL for their heavy parts.
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            # Three stages overlap: spaCy parses batch i+1 on one worker while batch i
+            # is embedded here and batch i-1 is written to Chroma on another (spaCy,
+            # onnxruntime and Chroma's Rust core all release the GIL for their heavy
+            # parts). The first parse starts before the embedding model loads.
+            with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
                 batches = list(_batched(todo, ARTICLE_BATCH))
-                pending = pool.submit(prepare, batches[0], settings)
+                pending = parser.submit(prepare, batches[0], settings)
+                embedder = get_embedder()
+                calls_before = embedder.calls
+                written, count = None, 0
                 for i in range(len(batches)):
                     ready = pending.result()
                     if i + 1 < len(batches):
-                        pending = pool.submit(prepare, batches[i + 1], settings)
-                    _embed_and_write(ready, store, embedder, replacing)
-                    progress.advance(len(ready))
+                        pending = parser.submit(prepare, batches[i + 1], settings)
+                    items = _embed(ready, embedder)
+                    if written is not None:
+                        written.result()  # in order, and a failed write stops the run
+                        progress.advance(count)
+                    written, count = writer.submit(store.write_articles, items, replacing=replacing), len(ready)
+                if written is not None:
+                    written.result()
+                    progress.advance(count)
         finally:
             progress.stop()
         result.embedded = embedder.calls - calls_before

@@ -14,9 +14,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Bump when chunk boundaries, sentence splitting or what is stored changes (v2: sentence
-# vectors inside chunk metadata; v3: hash entries for cheap no-op runs):
+# vectors inside chunk metadata; v3: hash entries for cheap no-op runs; v4: sentences that
+# address an AI model are left out of chunks, indexing/injection.py):
 # it is part of the collection name, so old vectors are never mixed with new.
-CHUNKER_VERSION = "sent-v3"
+CHUNKER_VERSION = "sent-v4"
 
 
 class Settings(BaseSettings):
@@ -53,6 +54,18 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(
         0.65, ge=0.0, le=1.0, description="Answers with lower confidence abstain (tuned on the dev sets)."
     )
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint with /v1 (e.g. http://127.0.0.1:8080/v1); set it for LLM mode.",
+    )
+    llm_model: str = Field("local-model", description="Model name sent to the LLM endpoint.")
+    llm_api_key: str | None = Field(None, description="API key for the LLM endpoint, when it needs one.")
+    llm_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="Total time allowed for the LLM per answer, retries included, in seconds."
+    )
+    cache_mb: int = Field(
+        64, ge=0, le=100_000, description="Memory for cached chunk rows and article texts (MB of text); 0 disables."
+    )
 
     @field_validator("embed_model")
     @classmethod
@@ -61,6 +74,16 @@ class Settings(BaseSettings):
 
         if value not in MODELS:
             raise ValueError(f"unknown embedding model {value!r}; choose one of {sorted(MODELS)}")
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/")
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("CITEQA_LLM_BASE_URL must be an http:// or https:// URL ending in /v1")
         return value
 
     @field_validator("chroma_host")

@@ -5,20 +5,21 @@ return its result."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path as PathlibPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from indexing.corpus import CorpusError
+from indexing.corpus import DOC_ID_PATTERN, MAX_DOC_ID, CorpusError
 from indexing.embedding import Embedder
 from indexing.locking import IndexLocked, acquire
 from indexing.reindex import Progress, ReindexResult, reindex
@@ -37,7 +38,8 @@ from service.errors import (
     install_handlers,
     store_errors,
 )
-from service.observability import BodyLimit, Metrics, install_request_middleware
+from service.llm import make_llm
+from service.observability import BodyLimit, ControlCharsInPath, Metrics, install_request_middleware
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -55,7 +57,6 @@ from service.schemas import (
 
 log = logging.getLogger(__name__)
 STATIC = PathlibPath(__file__).parent / "static"
-MAX_DOC_ID = 1024
 
 
 def _version() -> str:
@@ -87,7 +88,7 @@ class AppState:
             self._lock_file = acquire(self.settings.data_dir)
         store = Store(make_client(self.settings), self.settings.index_name())
         embedder = Embedder(self.settings.embed_model, batch_size=self.settings.embed_batch_size)
-        self.engine = Engine(self.settings, store, embedder)
+        self.engine = Engine(self.settings, store, embedder, llm=make_llm(self.settings))
         if store.articles.count() == 0 and index_on_start:
             self.building = True
             threading.Thread(target=self._build_first, args=(progress,), daemon=True).start()
@@ -110,6 +111,8 @@ class AppState:
         # change the index: follow its version record.
         assert self.engine is not None
         while not self._stop.wait(self.settings.refresh_seconds):
+            if self.reindex_lock.locked():  # reindexing in this process (a rebuild swaps the store): it refreshes
+                continue
             try:
                 if self.engine.store.version.read() != self.loaded_version:
                     self.refresh()
@@ -217,6 +220,7 @@ def create_app(
     install_handlers(app)
     install_request_middleware(app, metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(ControlCharsInPath)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -224,13 +228,35 @@ def create_app(
         """The question page (static, no CDN: works air-gapped)."""
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    @app.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["answers"])
-    def ask(body: AskRequest, engine: EngineDep) -> AskResponse:
-        """Answer a question with verified quotes, or abstain (`abstained: true`) when the articles don't say."""
+    @app.post(
+        "/ask",
+        response_model=AskResponse,
+        responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "The answer (JSON or SSE)."}},
+        tags=["answers"],
+    )
+    def ask(body: AskRequest, engine: EngineDep) -> Any:
+        """Answer a question with verified quotes, or abstain (`abstained: true`) when the articles don't say.
+        With an LLM configured (`CITEQA_LLM_BASE_URL`) the answer is written by the LLM (`mode: "llm"`),
+        every citation still a verified quote; `"stream": true` answers as server-sent events."""
         with store_errors():
-            result = answering.ask(engine, body.question, top_k=body.top_k, since=body.since, until=body.until)
-        metrics.answers.labels("abstained" if result.abstained else "answered").inc()
-        return result
+            events = answering.ask_events(
+                engine, body.question, top_k=body.top_k, since=body.since, until=body.until, stream=body.stream
+            )
+        if not body.stream:
+            result = next(e.data for e in events if e.kind == "done")
+            metrics.answers.labels("abstained" if result.abstained else "answered").inc()
+            return result
+        return StreamingResponse(_sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    def _sse(events: Iterator[answering.Event]) -> Iterator[str]:
+        for event in events:
+            if event.kind == "done":
+                metrics.answers.labels("abstained" if event.data.abstained else "answered").inc()
+            if event.kind == "sentence":
+                data = json.dumps({"text": event.data}, ensure_ascii=False)
+            else:
+                data = event.data.model_dump_json()
+            yield f"event: {event.kind}\ndata: {data}\n\n"
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["answers"])
     def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
@@ -258,7 +284,10 @@ def create_app(
     )
     def document(
         engine: EngineDep,
-        doc_id: Annotated[str, Path(min_length=1, max_length=MAX_DOC_ID, description="URL-encoded doc id.")],
+        doc_id: Annotated[
+            str,
+            Path(min_length=1, max_length=MAX_DOC_ID, pattern=DOC_ID_PATTERN, description="URL-encoded doc id."),
+        ],
     ) -> Document:
         """One indexed article with the exact text that quote offsets refer to."""
         with store_errors():

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from indexing.embedding import Embedder
 from indexing.settings import Settings
-from indexing.store import Store
-from service.lexical import LexicalIndex
+from indexing.store import ArticleRecord, Store
+from service.cache import LruCache
+from service.lexical import ChunkRow, LexicalIndex
+from service.llm import make_llm
 
 
 @dataclass
@@ -23,7 +26,18 @@ class Engine:
     store: Store
     embedder: Embedder
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
+    # The OpenAI-compatible LLM (service.llm.make_llm), or None: extractive answers only.
+    llm: Any = None
+    # Rows and article records keyed so that a cached value is never stale (service/cache.py).
+    rows: LruCache[str, ChunkRow] = field(init=False)
+    records: LruCache[tuple[str, str], ArticleRecord] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        # Budgets in characters of text (≈ bytes); half for chunk rows, half for articles.
+        half = self.settings.cache_mb * 1_000_000 // 2
+        self.rows = LruCache(half, lambda r: len(r.text) + len(r.sentence_vectors) + 500)
+        self.records = LruCache(half, lambda a: len(a.text) + 200)
 
     def refresh(self) -> None:
         """Rebuild the lexical index from Chroma (after a reindex) and swap it in."""
@@ -34,6 +48,11 @@ class Engine:
     @classmethod
     def load(cls, settings: Settings, store: Store, embedder: Embedder | None = None) -> Engine:
         """An engine over ``store`` with the lexical index built."""
-        engine = cls(settings, store, embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size))
+        engine = cls(
+            settings,
+            store,
+            embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size),
+            llm=make_llm(settings),
+        )
         engine.refresh()
         return engine

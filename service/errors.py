@@ -106,6 +106,21 @@ def _validation_detail(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why a JSON body could not be decoded, when FastAPI's generic 400 hides it.
+
+    Malformed JSON is a 422; a body that is not UTF-8, or nested too deeply for
+    the JSON decoder, is malformed JSON too and gets the same status and shape.
+    """
+    if exc.status_code != 400:
+        return None
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 (byte {exc.__cause__.start})"
+    if isinstance(exc.__cause__, RecursionError):
+        return "the JSON body is nested too deeply"
+    return None
+
+
 def install_handlers(app: FastAPI) -> None:
     """Render every error as ``{"detail": ...}``."""
 
@@ -120,4 +135,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_body(exc)
+        if unreadable:
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": unreadable, "type": "json_invalid"}]}, 422)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

@@ -151,6 +151,8 @@ class Reading:
     confidence: float
     best: Candidate | None = None
     features: dict[str, float] = field(default_factory=dict)
+    # Every candidate sentence, best first (LLM mode numbers the top of this list).
+    ranked: list[Candidate] = field(default_factory=list)
 
 
 def _weighted_coverage(q_terms: list[str], have: set[str] | frozenset[str], lexical: LexicalIndex) -> float:
@@ -577,7 +579,7 @@ def read(
     follow = continuation(info, best, lexical) if not short else None
     if follow:
         quotes.append((best.doc_id, *follow))
-    return Reading(quotes, short, confidence(feats), best, feats)
+    return Reading(quotes, short, confidence(feats), best, feats, ranked)
 
 
 def continuation(info: QuestionInfo, best: Candidate, lexical: LexicalIndex) -> tuple[int, int] | None:

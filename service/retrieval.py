@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from indexing.store import Store, published_day
+from service.cache import LruCache
 from service.lexical import ChunkRow, LexicalIndex, fetch_rows, terms
 
 # Fusion: a weighted sum of the dense cosine and the max-normalised BM25 score.
@@ -64,6 +65,7 @@ def retrieve(
     until: dt.date | None = None,
     candidates: int = CANDIDATES,
     fetch: int = FETCH,
+    cache: LruCache[str, ChunkRow] | None = None,
 ) -> list[Hit]:
     """The ``fetch`` best fused hits, with their chunk rows, best first."""
     n = len(lexical)
@@ -86,7 +88,7 @@ def retrieve(
         fused.append((d + LEXICAL_WEIGHT * lx, d, lx, cid))
     fused.sort(reverse=True)
     fused = fused[:fetch]
-    rows = fetch_rows(store, [cid for *_, cid in fused])
+    rows = fetch_rows(store, [cid for *_, cid in fused], cache)
     hits = [Hit(row=rows[cid], score=sc, dense=d, lexical=lx) for sc, d, lx, cid in fused if cid in rows]
     hits.sort(key=lambda h: -h.score)
     return hits

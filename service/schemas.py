@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# What _clean_text enforces, told to clients in the OpenAPI schema: 1-2000 characters, not all whitespace, no NUL.
+_TEXT_SCHEMA = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"}
 
 
 def _clean_text(value: str, name: str) -> str:
@@ -18,6 +22,11 @@ def _clean_text(value: str, name: str) -> str:
         raise ValueError(f"{name} must be at most {MAX_QUESTION_CHARS} characters")
     if "\x00" in value:
         raise ValueError(f"{name} must not contain NUL characters")
+    if not value.isascii():
+        try:  # JSON can spell a lone surrogate ("\ud800"), which no tokenizer can encode
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{name} must be valid Unicode (it has an unpaired surrogate)") from None
     return value
 
 
@@ -32,6 +41,22 @@ class _DateRange(BaseModel):
         None, description="Only articles published on or before this date (undated articles excluded)."
     )
 
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _json_integer(cls, value: object) -> object:
+        # A JSON integer (5 or 5.0), not "5" or true, which lax parsing would take.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be an integer")
+        return value
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        # The contract is an ISO date; lax parsing would also take 0 or "2023-01-01T00:00:00".
+        if value is None or isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+            return value
+        raise ValueError("must be a date as YYYY-MM-DD")
+
     @model_validator(mode="after")
     def _ordered(self) -> _DateRange:
         if self.since and self.until and self.since > self.until:
@@ -45,7 +70,15 @@ class AskRequest(_DateRange):
     question: str = Field(
         ...,
         description="The question, 1-2000 characters.",
+        json_schema_extra=_TEXT_SCHEMA,
         examples=["When was the memorandum on joint weapons production signed?"],
+    )
+
+    stream: bool = Field(
+        False,
+        strict=True,
+        description="Answer as server-sent events: `sentence` and `quote` events as the LLM's answer is verified, "
+        "then `done` with the complete response (only `done` without an LLM).",
     )
 
     @field_validator("question")
@@ -57,7 +90,12 @@ class AskRequest(_DateRange):
 class SearchRequest(_DateRange):
     """A passage search."""
 
-    query: str = Field(..., description="The search text, 1-2000 characters.", examples=["air defense systems"])
+    query: str = Field(
+        ...,
+        description="The search text, 1-2000 characters.",
+        json_schema_extra=_TEXT_SCHEMA,
+        examples=["air defense systems"],
+    )
 
     @field_validator("query")
     @classmethod
@@ -156,7 +194,7 @@ class ReindexRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rebuild: bool = Field(False, description="Drop this configuration's index and build it again.")
+    rebuild: bool = Field(False, strict=True, description="Drop this configuration's index and build it again.")
 
 
 class ReindexReport(BaseModel):

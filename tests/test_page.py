@@ -25,6 +25,7 @@ SHOTS = os.environ.get("CITEQA_SCREENSHOT_DIR")
 
 class LiveServer:
     def __init__(self, app) -> None:
+        self.app = app
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -193,3 +194,37 @@ def test_keyboard_only_and_phone_width(server, browser, tmp_path):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     shot(page, tmp_path, "screenshot-phone.png")
     context.close()
+
+
+def test_llm_answer_links_each_marker_to_its_verified_quote(server, page, seed_index, tmp_path):
+    """LLM mode on the page, against the scripted OpenAI-compatible server of
+    tests/llm_server.py (a real LLM cannot run here)."""
+    from service.llm import make_llm
+    from tests.llm_server import ScriptedLLM, find
+
+    llm = ScriptedLLM()
+    llm.reset(
+        lambda src: (
+            f"The US announced a package of $175 million [{find(src, '$175 million')}]. "
+            f"It includes air defense munitions [{find(src, 'air defense munitions')}]."
+        )
+    )
+    settings, _ = seed_index
+    engine = server.app.state.citeqa.engine
+    engine.llm = make_llm(settings.model_copy(update={"llm_base_url": llm.base_url}))
+    try:
+        api = httpx.post(server.url + "/ask", json={"question": ANSWERABLE}).json()
+        assert api["mode"] == "llm" and len(api["quotes"]) == 2
+        page.goto(server.url + "/?q=" + ANSWERABLE.replace(" ", "+").replace("$", "%24"))
+        expect(page.locator(".answer .cite").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".answer")).to_contain_text("The US announced a package of $175 million [1].")
+        assert page.locator(".answer .cite").all_inner_texts() == ["[1]", "[2]"]
+        assert page.locator(".quote-number").all_inner_texts() == ["[1]", "[2]"]
+        shot(page, tmp_path, "screenshot-llm.png")
+        page.locator(".answer .cite").nth(1).click()
+        current = page.locator("#article-text mark.current")
+        expect(current).to_be_visible()
+        assert current.inner_text() == api["quotes"][1]["text"]
+    finally:
+        engine.llm = None
+        llm.close()

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -223,13 +224,18 @@ def main() -> None:
             elif size == "rgb":
                 chunks = build_real(data, write_rgb_corpus(Path(tmp) / "rgb"), settings)
             else:
+                # A kept index is reused only if it was built under today's index name
+                # (a chunker change renames the collections; the old data would be ignored).
                 marker = data / "chunks.json"
-                if marker.exists():
-                    chunks = json.loads(marker.read_text())["chunks"]
+                kept = json.loads(marker.read_text()) if marker.exists() else {}
+                if kept.get("index") == settings.index_name():
+                    chunks = kept["chunks"]
                 else:
+                    shutil.rmtree(data, ignore_errors=True)
+                    data.mkdir(parents=True)
                     embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
                     chunks = build_derived(data, int(size), settings, embedder)
-                    marker.write_text(json.dumps({"chunks": chunks}))
+                    marker.write_text(json.dumps({"chunks": chunks, "index": settings.index_name()}))
             build_s = time.perf_counter() - built
             env = {"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(ROOT / "seeds")}
             res, rss = serve_and_measure(env, qs, args.seconds)

@@ -68,6 +68,18 @@ function renderAnswer(data, elapsedMs) {
   if (data.abstained) {
     answer.append("The indexed articles don't answer this. ",
       el("span", { class: "confidence" }, `(confidence ${data.confidence.toFixed(2)})`));
+  } else if (data.mode === "llm") {
+    // The LLM's words; each [n] is a verified quote below and opens it in its article.
+    for (const part of data.answer.split(/(\[\d+\])/)) {
+      const n = /^\[(\d+)\]$/.exec(part);
+      const q = n && data.quotes[Number(n[1]) - 1];
+      if (!q) { answer.append(part); continue; }
+      const link = el("button", { type: "button", class: "cite", "aria-label": `Quote ${n[1]}: open in the article` },
+        part);
+      link.addEventListener("click", () => openArticle(q.doc_id, Number(n[1]) - 1));
+      answer.append(link);
+    }
+    answer.append(" ", el("span", { class: "confidence" }, "(written by the LLM; every [n] is a verified quote)"));
   } else {
     if (data.short_answer) answer.append("Answer: ", el("strong", { class: "short" }, data.short_answer.text), " ");
     else answer.append("Answer, in the articles' words: ");
@@ -78,6 +90,7 @@ function renderAnswer(data, elapsedMs) {
   data.quotes.forEach((q, i) => {
     const card = el("button", { type: "button", class: "quote-card", dataset: { index: String(i) },
       "aria-label": `Quote ${i + 1} from ${q.title}, characters ${q.start} to ${q.end}: open in the article` },
+      data.mode === "llm" ? el("span", { class: "quote-number" }, `[${i + 1}]`) : "",
       quoteText(q, data.short_answer),
       el("span", { class: "quote-source" }, `${q.title} — ${q.doc_id} [${q.start}:${q.end}]`));
     card.addEventListener("click", () => openArticle(q.doc_id, i));

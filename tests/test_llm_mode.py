@@ -1,0 +1,270 @@
+"""LLM answer mode: the real app, a real seed index and LlamaIndex's real
+OpenAILike client, talking HTTP to a scripted OpenAI-compatible server
+(tests/llm_server.py — a hosted or local LLM cannot run here). Whatever the
+LLM writes, no unverified quote is ever returned."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexing.settings import Settings
+from service.app import create_app
+from service.citations import Citer, align
+from service.llm import Source
+from tests.conftest import ROOT
+from tests.llm_server import ScriptedLLM, find
+
+QUESTION = "How much was the military aid package the US announced on December 6, 2023?"
+AID = "military aid package for Ukraine of $175 million"
+
+
+@pytest.fixture(scope="module")
+def llm():
+    server = ScriptedLLM()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def client(seed_index, llm):
+    settings, _ = seed_index
+    llm_settings = settings.model_copy(update={"llm_base_url": llm.base_url, "llm_timeout_s": 2.0})
+    with TestClient(create_app(llm_settings)) as c:
+        yield c
+
+
+def texts(client: TestClient) -> dict[str, str]:
+    docs = client.get("/documents").json()["documents"]
+    return {d["doc_id"]: client.get(f"/documents/{d['doc_id']}").json()["text"] for d in docs}
+
+
+def assert_sound(client: TestClient, body: dict) -> None:
+    """Every quote verbatim at its offsets; every marker points into quotes; quoted text is in a quote."""
+    articles = texts(client)
+    for q in body["quotes"]:
+        assert articles[q["doc_id"]][q["start"] : q["end"]] == q["text"]
+    if body["mode"] == "llm":
+        markers = [int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])]
+        assert markers and set(markers) <= set(range(1, len(body["quotes"]) + 1))
+        for quoted in re.findall(r'"([^"]+)"', body["answer"]):
+            assert any(quoted in q["text"] for q in body["quotes"]), quoted
+
+
+def ask(client: TestClient, **extra) -> dict:
+    r = client.post("/ask", json={"question": QUESTION, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_faithful_answer_is_used_with_verified_quotes(client, llm):
+    llm.reset(
+        lambda src: (
+            f'The US announced a new "{AID}" on December 6, 2023 [{find(src, AID)}]. '
+            f"It includes air defense munitions [{find(src, 'air defense munitions')}]."
+        )
+    )
+    body = ask(client)
+    assert body["mode"] == "llm" and not body["abstained"]
+    assert body["answer"].startswith(f'The US announced a new "{AID}" on December 6, 2023 [1].')
+    assert "$175 million" in body["quotes"][0]["text"]
+    assert_sound(client, body)
+    # The prompt: numbered candidate sentences, plain text asked for (no JSON mode, no tools).
+    sent = llm.requests[-1]
+    assert not {"response_format", "tools", "functions"} & set(sent)
+    assert re.search(r"^\[1\] \(", sent["messages"][-1]["content"], re.M)
+    assert "[n]" not in sent["messages"][-1]["content"] and "NO ANSWER" in sent["messages"][0]["content"]
+
+
+def test_near_verbatim_quote_is_aligned_to_the_source(client, llm):
+    # Curly quotes, a capital letter and a doubled space: close enough, rewritten to the exact words.
+    llm.reset(
+        lambda src: f"The package was “A new military aid package  for Ukraine of $175 million” [{find(src, AID)}]."
+    )
+    body = ask(client)
+    assert body["mode"] == "llm"
+    assert '"a new military aid package for Ukraine of $175 million"' in body["answer"]
+    assert_sound(client, body)
+
+
+def test_invented_quote_never_reaches_the_answer(client, llm):
+    llm.reset(
+        lambda src: (
+            f'Officials called it "the largest aid package in history" [{find(src, AID)}]. '
+            f"The package was worth $175 million [{find(src, AID)}]."
+        )
+    )
+    body = ask(client)
+    assert body["mode"] == "llm"
+    assert "largest aid package in history" not in body["answer"]
+    assert body["answer"] == "The package was worth $175 million [1]."
+    assert_sound(client, body)
+
+
+def test_citation_numbers_that_do_not_exist_are_dropped(client, llm):
+    llm.reset(
+        lambda src: f"The package was worth $175 million [99]. It was announced in December [{find(src, AID)}][42]."
+    )
+    body = ask(client)
+    assert body["mode"] == "llm"
+    assert body["answer"] == "It was announced in December [1]."
+    assert len(body["quotes"]) == 1
+    assert_sound(client, body)
+    # Nothing valid at all: the extractive answer instead.
+    llm.reset(lambda src: "The package was worth $175 million [99].")
+    body = ask(client)
+    assert body["mode"] == "extractive" and "$175 million" in body["quotes"][0]["text"]
+
+
+def test_timeout_falls_back_to_the_extractive_answer_in_time(client, llm):
+    llm.reset(lambda src: f"Too late [{find(src, AID)}].", mode="slow", delay=4.0)
+    started = time.perf_counter()
+    body = ask(client)
+    elapsed = time.perf_counter() - started
+    assert body["mode"] == "extractive" and not body["abstained"]
+    assert "Too late" not in body["answer"]
+    assert elapsed < 2.0 + 1.5  # CITEQA_LLM_TIMEOUT_S=2 bounds the whole call
+    assert_sound(client, body)
+
+
+@pytest.mark.parametrize("mode", ["malformed", "error"])
+def test_broken_llm_responses_fall_back(client, llm, mode):
+    llm.reset(lambda src: "unused", mode=mode)
+    body = ask(client)
+    assert body["mode"] == "extractive" and "$175 million" in body["quotes"][0]["text"]
+    assert len(llm.requests) == 1  # no retries past the budget
+    assert_sound(client, body)
+
+
+def test_refusal_falls_back_to_extractive(client, llm):
+    llm.reset(lambda src: "NO ANSWER")
+    body = ask(client)
+    assert body["mode"] == "extractive"
+    off = client.post("/ask", json={"question": "Who won the Super Bowl in 2024?"}).json()
+    assert off["mode"] == "extractive" and off["abstained"] and off["quotes"] == []
+
+
+def parse_sse(raw: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in raw.strip().split("\n\n"):
+        kind = re.search(r"^event: (.*)$", block, re.M).group(1)
+        data = re.search(r"^data: (.*)$", block, re.M).group(1)
+        events.append((kind, json.loads(data)))
+    return events
+
+
+def test_stream_sends_verified_sentences_quotes_then_done(client, llm):
+    llm.reset(
+        lambda src: (
+            f'Officials called it "a historic gift" [{find(src, AID)}]. '
+            f'The US announced "{AID}" [{find(src, AID)}]. '
+            f"It includes air defense munitions [{find(src, 'air defense munitions')}][77]."
+        )
+    )
+    with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = parse_sse(r.read().decode())
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "done" and kinds.count("done") == 1
+    done = events[-1][1]
+    assert done["mode"] == "llm"
+    sentences = [d["text"] for k, d in events if k == "sentence"]
+    assert " ".join(sentences) == done["answer"]
+    assert all("historic gift" not in s for s in sentences)
+    # Each sentence's markers refer to quotes already sent.
+    quotes_seen = 0
+    for kind, data in events[:-1]:
+        if kind == "quote":
+            quotes_seen += 1
+            assert data == done["quotes"][quotes_seen - 1]
+        else:
+            assert all(int(n) <= quotes_seen for n in re.findall(r"\[(\d+)\]", data["text"]))
+    assert quotes_seen == len(done["quotes"]) == 2
+    assert_sound(client, done)
+
+
+def test_stream_falls_back_with_only_done(client, llm):
+    llm.reset(lambda src: "unused", mode="error")
+    with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+        events = parse_sse(r.read().decode())
+    assert [k for k, _ in events] == ["done"] and events[0][1]["mode"] == "extractive"
+
+
+def test_without_an_llm_nothing_changes_and_stream_sends_only_done(client, llm):
+    engine = client.app.state.citeqa.engine
+    saved, engine.llm = engine.llm, None  # the same app as if CITEQA_LLM_BASE_URL were unset
+    try:
+        llm.reset(lambda src: "unused")
+        body = ask(client)
+        assert body["mode"] == "extractive"
+        with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+            events = parse_sse(r.read().decode())
+    finally:
+        engine.llm = saved
+    assert [k for k, _ in events] == ["done"] and events[0][1] == body
+    assert llm.requests == []
+
+
+def test_base_url_must_be_http():
+    with pytest.raises(ValueError, match="CITEQA_LLM_BASE_URL"):
+        Settings(llm_base_url="localhost:8080/v1")
+    assert Settings(llm_base_url="  ").llm_base_url is None
+    assert Settings(llm_base_url="http://127.0.0.1:8080/v1/").llm_base_url == "http://127.0.0.1:8080/v1"
+
+
+# The citation checker on its own, fed a character at a time as a stream would.
+
+ARTICLE = "The U.S. Open ended on Sunday. Coco Gauff won the title, beating Aryna Sabalenka in three sets."
+
+
+def test_align_tolerates_whitespace_quotes_and_case_only():
+    assert align("coco  GAUFF won", ARTICLE) == (31, 45)
+    assert align("Coco Gauff won the title,", ARTICLE) == (31, 56)
+    assert align("Gauff lost the title", ARTICLE) is None
+
+
+def test_citer_on_a_character_stream_keeps_abbreviations_and_markers_whole(seed_index):
+    from indexing.store import ArticleRecord
+
+    record = ArticleRecord("a.txt", "Tennis", ARTICLE, None, None, "h", 1)
+    sources = {
+        1: Source(1, "a.txt", "Tennis", None, 0, 30, ARTICLE[:30]),
+        2: Source(2, "a.txt", "Tennis", None, 31, 95, ARTICLE[31:95]),
+    }
+    citer = Citer(sources, {"a.txt": record})
+    text = 'The U.S. Open ended on Sunday [1]. "Coco Gauff won the title" [2][3]. Sabalenka retired [9].'
+    events = [e for ch in text for e in citer.feed(ch)] + list(citer.finish())
+    sentences = [e.data for e in events if e.kind == "sentence"]
+    assert sentences == ["The U.S. Open ended on Sunday [1].", '"Coco Gauff won the title" [2].']
+    assert [e.data.text for e in events if e.kind == "quote"] == [ARTICLE[:30], ARTICLE[31:95]]
+    assert citer.dropped and "Sabalenka retired" in citer.dropped[0][0]
+
+
+def test_eval_reports_both_modes_when_an_llm_is_configured(tmp_path, llm):
+    from tests.conftest import run_cli
+
+    golden = tmp_path / "golden.jsonl"
+    rows = [json.loads(line) for line in (ROOT / "eval" / "golden.jsonl").read_text().splitlines()]
+    golden.write_text("\n".join(json.dumps(r) for r in rows[:4]) + "\n")
+    # The scripted LLM quotes its first source whole: a faithful, always-answering model.
+    llm.reset(lambda src: f'The article says "{src[1]}" [1].')
+    out = tmp_path / "report"
+    res = run_cli(
+        "eval",
+        "--golden",
+        str(golden),
+        "--out",
+        str(out),
+        env={"CITEQA_DATA_DIR": str(tmp_path / "data"), "CITEQA_LLM_BASE_URL": llm.base_url},
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    with_llm = json.loads((out / "report.json").read_text())
+    extractive = json.loads((out / "extractive" / "report.json").read_text())
+    assert with_llm["summary"]["llm_answers"] == 4 and extractive["summary"]["llm_answers"] == 0
+    assert {q["mode"] for q in with_llm["questions"]} == {"llm"}
+    assert with_llm["summary"]["citation_verbatim"] == extractive["summary"]["citation_verbatim"] == 1.0
+    assert "extractive" in res.stdout and "llm" in res.stdout and len(llm.requests) == 4
