@@ -80,7 +80,14 @@ class ChromaLease:
     def acquire(self) -> ChromaLease:
         held = self._current()
         if held and held.get("owner") != self.owner and float(held.get("expires", 0)) > time.time():
-            raise IndexLocked(f"another reindex is running against this Chroma server (held by {held.get('owner')})")
+            owner = str(held.get("owner"))
+            if not _dead_local_owner(owner):
+                left = float(held["expires"]) - time.time()
+                raise IndexLocked(
+                    f"another reindex is running against this Chroma server (held by {owner}; "
+                    f"if that process is gone, its lease expires in {left:.0f} s)"
+                )
+            # A run killed on this very host (kill -9, OOM) need not block the next for the whole TTL.
         self._write()
         time.sleep(self.settle)
         held = self._current()
@@ -108,3 +115,21 @@ class ChromaLease:
                 self.collection.delete(ids=[LEASE_ID])
         except Exception:  # an expired lease frees itself
             pass
+
+
+def _dead_local_owner(owner: str) -> bool:
+    """True when ``owner`` ("host:pid:nonce") names a process of this host that no longer exists.
+
+    Containers that share a hostname but not a pid namespace would misjudge this;
+    compose gives each container its own hostname."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,16 +73,19 @@ class Embedder:
         return self.spec.dimension
 
     def _batch(self, texts: Sequence[str]) -> np.ndarray:
+        # One inference at a time: onnxruntime already uses every core for one
+        # batch, and concurrent batches would only oversubscribe them.
+        return self._encode(texts, self.session, self._run_lock)
+
+    def _encode(self, texts: Sequence[str], session: Any, lock: threading.Lock | None) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        # One inference at a time: onnxruntime already uses every core for one
-        # batch, and concurrent requests would only oversubscribe them.
-        with self._run_lock:
-            hidden = self.session.run(None, feeds)[0]
+        with lock or nullcontext():
+            hidden = session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -101,8 +105,17 @@ class Embedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One vector for one question."""
-        return self.embed([text])[0]
+        """One vector for one question.
+
+        Without the run lock: onnxruntime sessions are thread-safe, a dozen tokens
+        barely occupy the intra-op pool, and concurrent requests then overlap their
+        inferences instead of queueing behind one another (docs/benchmarks.md:
+        /ask with 8 clients 65 → 78 req/s at 20k chunks). A second single-threaded
+        session for overflow measured 83 req/s for ≈ 100 MiB more: not kept."""
+        vector = self._encode([text], self.session, None)[0]
+        with self._lock:
+            self.calls += 1
+        return vector
 
 
 def as_llama_index(embedder: Embedder) -> Any:

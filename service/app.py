@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from indexing.corpus import DOC_ID_PATTERN, MAX_DOC_ID, CorpusError
 from indexing.embedding import Embedder
@@ -57,6 +58,13 @@ from service.schemas import (
 
 log = logging.getLogger(__name__)
 STATIC = PathlibPath(__file__).parent / "static"
+
+
+def _json(model: BaseModel) -> Response:
+    """A model built and validated by us, serialised once: returned as a model, FastAPI
+    would dump it, validate it against ``response_model`` again and serialise it (≈ 1 ms
+    for an /ask body with passages)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _version() -> str:
@@ -245,7 +253,7 @@ def create_app(
         if not body.stream:
             result = next(e.data for e in events if e.kind == "done")
             metrics.answers.labels("abstained" if result.abstained else "answered").inc()
-            return result
+            return _json(result)
         return StreamingResponse(_sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     def _sse(events: Iterator[answering.Event]) -> Iterator[str]:
@@ -259,11 +267,11 @@ def create_app(
             yield f"event: {event.kind}\ndata: {data}\n\n"
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["answers"])
-    def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
+    def search(body: SearchRequest, engine: EngineDep) -> Response:
         """The best passages for a query (hybrid dense + BM25), best first."""
         with store_errors():
             passages = answering.search(engine, body.query, top_k=body.top_k, since=body.since, until=body.until)
-        return SearchResponse(passages=passages)
+        return _json(SearchResponse(passages=passages))
 
     @app.get("/documents", response_model=DocumentsPage, responses=ERRORS, tags=["documents"])
     def documents(

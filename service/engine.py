@@ -36,7 +36,9 @@ class Engine:
     def __post_init__(self) -> None:
         # Budgets in characters of text (≈ bytes); half for chunk rows, half for articles.
         half = self.settings.cache_mb * 1_000_000 // 2
-        self.rows = LruCache(half, lambda r: len(r.text) + len(r.sentence_vectors) + 500)
+        # A row's cost: its text, base64 sentence vectors (decoded to float32 once read:
+        # ≈ 3× more) and the sentence/entity lists.
+        self.rows = LruCache(half, lambda r: len(r.text) + 4 * len(r.sentence_vectors) + 1000)
         self.records = LruCache(half, lambda a: len(a.text) + 200)
 
     def refresh(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.store import Store
+from indexing.store import Store, decode_vectors
 from service.cache import LruCache
 
 # Small pages keep the peak low: reading Chroma records leaves native heap
@@ -149,11 +149,18 @@ class ChunkRow:
     entities: list[tuple[int, int, str]]
     sentence_vectors: str = ""
     _terms: frozenset[str] | None = None
+    _vectors: np.ndarray | None = None
 
     @property
     def context_text(self) -> str:
         """What BM25 indexes: the title (when the text does not start with it) and the text."""
         return self.text if self.text.startswith(self.title) else f"{self.title}\n{self.text}"
+
+    def vectors(self, dim: int) -> np.ndarray:
+        """The sentence vectors, decoded once (rows stay cached across questions)."""
+        if self._vectors is None:
+            self._vectors = decode_vectors(self.sentence_vectors, dim)
+        return self._vectors
 
     @property
     def terms(self) -> frozenset[str]:

@@ -8,10 +8,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -50,36 +49,50 @@ class Metrics:
 
 def install_request_middleware(app: FastAPI, metrics: Metrics) -> None:
     """X-Request-ID on every request (taken from the client or generated), one log line, metrics."""
+    app.add_middleware(RequestObserver, metrics=metrics)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        incoming = request.headers.get("x-request-id", "")
+
+class RequestObserver:
+    """The request-id / log / metrics layer as plain ASGI: ``@app.middleware("http")``
+    (BaseHTTPMiddleware) cost about a millisecond per request in task and stream
+    plumbing, a twentieth of the /ask budget (docs/benchmarks.md)."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), b"").decode("latin-1")
         rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = rid
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.latency.labels(route).observe(elapsed)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method, path = scope["method"], scope["path"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(elapsed)
             log.info(
                 "%s %s %d %.1fms",
-                request.method,
-                request.url.path,
+                method,
+                path,
                 status,
                 elapsed * 1000,
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                },
+                extra={"method": method, "path": path, "status": status, "ms": round(elapsed * 1000, 2)},
             )
             request_id.reset(token)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexing.store import Store, decode_vectors
+from indexing.store import Store
 from service.lexical import LexicalIndex, stopwords, terms
 from service.retrieval import Hit
 
@@ -239,7 +239,7 @@ def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int = READ_P
     dim = len(question_vector)
     for hit in hits[:limit]:
         row = hit.row
-        vectors = decode_vectors(row.sentence_vectors, dim)
+        vectors = row.vectors(dim)
         sims = vectors @ question_vector if len(vectors) == len(row.sentences) else None
         for i, (s, e) in enumerate(row.sentences):
             key = (row.doc_id, s, e)

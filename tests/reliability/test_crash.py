@@ -1,0 +1,454 @@
+"""Crash consistency with kill -9 (SIGKILL: no handler, no cleanup).
+
+a. ``citeqa index`` over 100 RGB snippet articles is killed at a random moment
+   of its run, ``CITEQA_SOAK_TRIALS`` times (default 10) on the embedded store
+   (a fresh data dir per trial) and as many times against a ``chroma run``
+   server (the configuration's collections deleted before each trial). The
+   next ``citeqa index`` must complete (exit 0), and the index must then equal
+   a clean build's: the same chunk ids with the same spans, hashes and vectors,
+   no duplicate (doc_id, start, end), every article complete (not pending) with
+   its hash entry and chunk count, no stale hash entry, Chroma's vector index
+   finding every chunk by its own vector, and the API's BM25 side — built as
+   the API builds it — holding exactly the chunks in Chroma, each resolving.
+   Kill delays are stratified-uniform between the wall time of a one-article
+   run (start-up plus loading spaCy and the model) and the clean run's; the
+   seed (``CITEQA_CRASH_SEED``, default fixed) and every delay are printed.
+   In server mode a killed run leaves its writer lease behind; the next run on
+   the same host sees that the owner's pid is gone and takes the lease over at
+   once (a refusal there fails the test). A lease held by a live process, or
+   by another host, is still refused until its TTL (``test_lease_...``).
+b. ``citeqa serve`` (embedded) is killed under load, twice; it must start
+   again on the same data dir (the writer lock dies with the process) and
+   answer the first question right, with the index intact (a later
+   ``citeqa index`` adds and embeds nothing).
+
+    .venv/bin/pytest tests/reliability/test_crash.py -s
+    CITEQA_SOAK_TRIALS=50 CITEQA_CRASH_SEED=7 .venv/bin/pytest tests/reliability/test_crash.py -s
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from eval.rgb import load_rgb
+from indexing.coordination import LEASE_ID, ChromaLease
+from indexing.corpus import Article, load_corpus
+from indexing.locking import IndexLocked
+from indexing.settings import Settings
+from indexing.store import Store
+from service.lexical import LexicalIndex, fetch_rows
+from tests.conftest import CITEQA, ROOT, copy_seeds, open_store, run_cli
+from tests.test_server_mode import Serve
+
+ARTICLES = 100
+SUMMARY = re.compile(r"^added (\d+), updated (\d+), removed (\d+), unchanged (\d+) in (\d+\.\d\d) s$", re.M)
+# Server mode: a chunk size no other test uses gives these trials collections of their own.
+SERVER_CHUNK_SIZE = "97"
+
+
+def _int_env(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise pytest.UsageError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+TRIALS = _int_env("CITEQA_SOAK_TRIALS", 10, minimum=1)
+SOAK = "CITEQA_SOAK_TRIALS" in os.environ
+# A writer's lease in a Chroma server frees itself this long after its last renewal.
+LEASE_TTL = inspect.signature(ChromaLease).parameters["ttl"].default
+SEED = _int_env("CITEQA_CRASH_SEED", 20240607)
+
+
+def summary(out: str) -> tuple[int, int, int, int, float]:
+    m = SUMMARY.search(out)
+    assert m, out
+    *counts, seconds = m.groups()
+    return (*map(int, counts), float(seconds))  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def rgb_corpus(tmp_path_factory) -> tuple[Path, Path, list[Article]]:
+    """The first ARTICLES RGB snippets (positive and negative) as one .jsonl corpus, and the next as
+    a corpus of its own (to time start-up and model loading)."""
+    records, _ = load_rgb()
+    assert len(records) >= ARTICLES
+    root = tmp_path_factory.mktemp("rgb-crash")
+    corpus, one = root / "corpus", root / "one-article"
+    for path, chosen in ((corpus, records[:ARTICLES]), (one, records[ARTICLES : ARTICLES + 1])):
+        path.mkdir()
+        with open(path / "rgb.jsonl", "w", encoding="utf-8") as f:
+            for rec in chosen:
+                f.write(json.dumps(rec) + "\n")
+    articles = load_corpus(corpus, max_article_bytes=Settings().max_article_bytes).articles
+    assert len(articles) == ARTICLES
+    return corpus, one, articles
+
+
+@dataclass
+class Snapshot:
+    """What a complete index holds, to compare a recovered one against."""
+
+    chunks: dict[str, tuple]  # id -> (doc_id, start, end, content_hash, text)
+    vectors: dict[str, np.ndarray]
+    hashes: set[str]
+
+
+def snapshot(store: Store) -> Snapshot:
+    got = store.chunks.get(include=["metadatas", "documents", "embeddings"])
+    chunks = {
+        i: (m["doc_id"], m["start"], m["end"], m["content_hash"], d)
+        for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+    }
+    vectors = dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+    return Snapshot(chunks, vectors, set(store.hashes.get(include=[])["ids"]))
+
+
+def assert_whole(store: Store, ref: Snapshot, articles: list[Article]) -> None:
+    """The index equals the clean reference build and is consistent in itself."""
+    got = store.chunks.get(include=["metadatas", "documents", "embeddings"])
+    ids = got["ids"]
+    spans = Counter((m["doc_id"], m["start"], m["end"]) for m in got["metadatas"])
+    assert not [k for k, n in spans.items() if n > 1], "duplicate chunks"
+    assert len(ids) == len(ref.chunks), f"{len(ids)} chunks, a clean build has {len(ref.chunks)}"
+    assert set(ids) == set(ref.chunks), (
+        f"missing {sorted(set(ref.chunks) - set(ids))[:5]}, extra {sorted(set(ids) - set(ref.chunks))[:5]}"
+    )
+    texts = {a.doc_id: a.text for a in articles}
+    per_doc = Counter()
+    for i, m, d in zip(ids, got["metadatas"], got["documents"], strict=True):
+        assert (m["doc_id"], m["start"], m["end"], m["content_hash"], d) == ref.chunks[i], i
+        assert texts[m["doc_id"]][m["start"] : m["end"]] == d, i
+        per_doc[m["doc_id"]] += 1
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    cosine = np.einsum("ij,ij->i", vectors, np.stack([ref.vectors[i] for i in ids]))
+    assert cosine.min() > 0.999, f"a chunk vector differs from the clean build's: {ids[int(cosine.argmin())]}"
+    # The vector index (HNSW, the part embedded Chroma keeps outside SQLite) finds every chunk by its own vector.
+    nearest = store.chunks.query(query_embeddings=vectors, n_results=1, include=["distances"])
+    lost = [
+        (i, n[0], dist[0])
+        for i, n, dist in zip(ids, nearest["ids"], nearest["distances"], strict=True)
+        if n[0] != i and dist[0] > 1e-5
+    ]
+    assert not lost, f"the vector index does not find these chunks by their own vectors: {lost[:5]}"
+
+    states = store.article_states()
+    assert set(states) == set(texts), "article records differ from the corpus"
+    assert not [s.doc_id for s in states.values() if s.pending], "articles left pending"
+    by_id = {a.doc_id: a for a in articles}
+    assert all(s.content_hash == by_id[d].content_hash for d, s in states.items())
+    records = store.documents(list(texts))
+    assert all(records[d].text == texts[d] and records[d].chunks == per_doc[d] for d in texts)
+    assert set(store.hashes.get(include=[])["ids"]) == ref.hashes, "hash entries differ from a clean build's"
+
+    # No orphan BM25 entries: the API's lexical side holds exactly Chroma's chunks, and every one resolves.
+    lexical = LexicalIndex.build(store)
+    assert len(lexical.ids) == len(set(lexical.ids)) == len(ids)
+    assert set(lexical.ids) == set(ids)
+    assert set(fetch_rows(store, lexical.ids)) == set(ids)
+
+
+def kill_index_after(env: dict[str, str], delay: float, log: Path) -> tuple[int, int]:
+    """Start `citeqa index`, SIGKILL it ``delay`` s later; (its pid, its return code)."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(CITEQA), "index"], env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)  # a no-op if it has finished already
+        return proc.pid, proc.wait(60)
+
+
+@dataclass
+class Trials:
+    """Outcomes of a series of kills."""
+
+    mode: str
+    delays: list[float]
+    outcomes: Counter
+    window: tuple[float, float]
+    seconds: float
+
+
+def timed_index(env: dict[str, str]) -> tuple[float, tuple]:
+    """Run `citeqa index` to completion; (wall seconds, its summary)."""
+    started = time.perf_counter()
+    res = run_cli("index", env=env)
+    wall = time.perf_counter() - started
+    assert res.returncode == 0, res.stderr
+    return wall, summary(res.stdout)
+
+
+def crash_trials(
+    mode: str,
+    articles: list[Article],
+    one_article: Path,
+    env: Callable[[int | str], dict[str, str]],
+    store: Callable[[int | str], Store],
+    tmp_path: Path,
+    before: Callable[[int | str], None] = lambda n: None,
+    refused: Callable[[int, subprocess.CompletedProcess], None] | None = None,
+) -> Trials:
+    """Time the run, build a clean reference, then kill and complete TRIALS runs, checking each against it.
+
+    ``env(n)``/``store(n)`` give trial n's environment and store ("probe" and "clean" for the timing
+    runs); ``before(n)`` runs before each run that must start from an empty index; ``refused`` is
+    called when the run after a kill is refused, before it is tried once more.
+    """
+    started = time.perf_counter()
+    # Start-up and loading spaCy and the model, measured on a one-article corpus: kills before this
+    # land in imports or loading, where nothing is written but the pending marks.
+    loaded, _ = timed_index({**env("probe"), "CITEQA_CORPUS_DIR": str(one_article)})
+    before("clean")
+    wall, (added, *_) = timed_index(env("clean"))
+    assert added == len(articles)
+    ref = snapshot(store("clean"))
+    assert len(ref.chunks) >= len(articles)
+    window = (min(loaded, wall * 0.9), wall)
+    rng = random.Random(f"{SEED}-{mode}")
+    print(f"\n{mode}: seed {SEED}; one-article run {loaded:.2f} s, clean run {wall:.2f} s ({len(ref.chunks)} chunks)")
+    # Stratified: one delay drawn uniformly in each of TRIALS equal slices of the window (in a random
+    # order), so every phase of the run gets its share of kills whatever the seed.
+    lo, hi = window
+    delays = [lo + (hi - lo) * (k + rng.random()) / TRIALS for k in range(TRIALS)]
+    rng.shuffle(delays)
+    outcomes: Counter = Counter()
+    for n, delay in enumerate(delays):
+        before(n)
+        pid, code = kill_index_after(env(n), delay, tmp_path / f"{mode}-{n}.log")
+        again = run_cli("index", env=env(n))
+        if again.returncode != 0 and refused is not None:
+            refused(pid, again)
+            again = run_cli("index", env=env(n))
+        assert again.returncode == 0, f"trial {n} (kill after {delay:.3f} s): {again.stderr}"
+        added, updated, removed, unchanged, _ = summary(again.stdout)
+        assert (updated, removed, added + unchanged) == (0, 0, len(articles)), again.stdout
+        if code == 0:
+            outcome = "finished before the kill"
+            assert added == 0
+        else:
+            assert code == -signal.SIGKILL, f"trial {n}: exit {code}: " + (tmp_path / f"{mode}-{n}.log").read_text()
+            outcome = (
+                "killed before an article was complete"
+                if unchanged == 0
+                else "killed after the last write"
+                if added == 0
+                else "killed mid-run"
+            )
+        outcomes[outcome] += 1
+        print(f"  trial {n}: kill after {delay:.3f} s: {outcome}; then {again.stdout.strip()}")
+        assert_whole(store(n), ref, articles)
+    return Trials(mode, delays, outcomes, window, time.perf_counter() - started)
+
+
+def report(trials: Trials, capsys) -> None:
+    lo, hi = trials.window
+    with capsys.disabled():
+        print(
+            f"\nkill -9 of `citeqa index` ({trials.mode}): {len(trials.delays)} trials in {trials.seconds:.0f} s, "
+            f"seed {SEED}; delays {min(trials.delays):.2f}-{max(trials.delays):.2f} s (window {lo:.2f}-{hi:.2f} s); "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(trials.outcomes.items()))
+        )
+    # Some kills must land between two batch writes, or the trials would test little.
+    assert trials.outcomes["killed mid-run"] >= 1, trials.outcomes
+
+
+@pytest.mark.slow
+def test_kill_index_embedded(rgb_corpus, tmp_path, capsys):
+    corpus, one_article, articles = rgb_corpus
+
+    def env(n: int | str) -> dict[str, str]:  # a data dir per run: each one starts from nothing
+        return {"CITEQA_DATA_DIR": str(tmp_path / f"data-{n}"), "CITEQA_CORPUS_DIR": str(corpus)}
+
+    def store(n: int | str) -> Store:
+        return open_store(Settings(data_dir=tmp_path / f"data-{n}", corpus_dir=corpus))
+
+    report(crash_trials("embedded", articles, one_article, env, store, tmp_path), capsys)
+
+
+@pytest.mark.slow
+def test_kill_index_server_mode(rgb_corpus, chroma_server, tmp_path, capsys):
+    corpus, one_article, articles = rgb_corpus
+    host, port = chroma_server
+    env = {
+        "CITEQA_CHROMA_HOST": host,
+        "CITEQA_CHROMA_PORT": str(port),
+        "CITEQA_CORPUS_DIR": str(corpus),
+        "CITEQA_CHUNK_SIZE": SERVER_CHUNK_SIZE,
+        "CITEQA_DATA_DIR": str(tmp_path / "unused"),
+    }
+    settings = Settings(chroma_host=host, chroma_port=port, corpus_dir=corpus, chunk_size=int(SERVER_CHUNK_SIZE))
+    client = open_store(settings).client
+    prefix = settings.index_name()
+
+    def drop_all(n: int | str) -> None:
+        """Every run starts from no collections at all (the reference is kept in memory)."""
+        for suffix in ("chunks", "articles", "hashes", "meta"):
+            client.delete_collection(f"{prefix}-{suffix}")
+
+    trials = crash_trials(
+        "server",
+        articles,
+        one_article,
+        lambda n: env,
+        lambda n: open_store(settings),
+        tmp_path,
+        before=drop_all,
+    )
+    report(trials, capsys)
+
+
+def test_lease_of_a_dead_local_run_is_taken_over_and_a_live_one_refused(chroma_server):
+    """A real Chroma server: the lease record of a killed run on this host is
+    taken over at once; one held by a live process or another host is refused
+    with the time it has left."""
+    host, port = chroma_server
+    settings = Settings(chroma_host=host, chroma_port=port, chunk_size=int(SERVER_CHUNK_SIZE) + 1)
+    meta = open_store(settings).meta
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+
+    def plant(owner: str) -> None:
+        meta.upsert(
+            ids=[LEASE_ID],
+            embeddings=[[1.0]],
+            documents=["writer lease"],
+            metadatas=[{"owner": owner, "expires": time.time() + LEASE_TTL}],
+        )
+
+    plant(f"{socket.gethostname()}:{dead.pid}:deadbeef")
+    lease = ChromaLease(meta, settle=0.05).acquire()
+    lease.release()
+    for owner in (f"{socket.gethostname()}:{os.getpid()}:alive000", "another-host:1:remote00"):
+        plant(owner)
+        with pytest.raises(IndexLocked, match=r"held by .*expires in \d+ s"):
+            ChromaLease(meta, settle=0.05).acquire()
+    meta.delete(ids=[LEASE_ID])
+
+
+GOLDEN_Q = "How much was the military aid package the US announced on December 6, 2023?"
+LOAD_QUESTIONS = [
+    GOLDEN_Q,
+    "Who is the British Foreign Secretary who visited the US?",
+    "When was the Ukraine Defense Industrial Base Conference held?",
+    "Which broadcaster interviewed Olena Zelenska?",
+]
+
+
+def start_serve(env: dict[str, str], timeout: float = 120) -> Serve:
+    """`citeqa serve` once /readyz answers 200; fails at once, with its log, if it exits instead."""
+    api = Serve(env)
+    deadline = time.time() + timeout
+    while True:
+        code = api.proc.poll()
+        if code is not None or time.time() > deadline:
+            api.__exit__()
+            raise AssertionError(f"citeqa serve did not become ready (exit {code}):\n{api.logs()[-3000:]}")
+        try:
+            if httpx.get(api.url + "/readyz", timeout=2).status_code == 200:
+                return api
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
+class AskLoad:
+    """Client threads asking questions in a loop until stopped."""
+
+    def __init__(self, url: str, clients: int) -> None:
+        self.url = url
+        self.ok = 0
+        self.bad: list[str] = []  # responses other than 200
+        self.failures: list[str] = []  # requests with no response (the server is gone)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(s,)) for s in range(clients)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=self.url, timeout=30) as c:
+            while not self._stop.is_set():
+                try:
+                    r = c.post("/ask", json={"question": rng.choice(LOAD_QUESTIONS)})
+                except httpx.TransportError as exc:  # the kill: connections refused or cut
+                    self.failures.append(type(exc).__name__)
+                    time.sleep(0.05)
+                    continue
+                if r.status_code == 200:
+                    self.ok += 1
+                else:
+                    self.bad.append(f"{r.status_code} {r.text[:200]}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
+@pytest.mark.slow
+def test_kill_serve_under_load_then_restart(tmp_path, capsys):
+    corpus = copy_seeds(tmp_path / "corpus")
+    env = {"CITEQA_DATA_DIR": str(tmp_path / "data"), "CITEQA_CORPUS_DIR": str(corpus)}
+    api = start_serve(env)  # the first start indexes the seeds
+    try:
+        first_logs = api.logs()
+        ready = httpx.get(api.url + "/readyz").json()
+        for cycle in range(2):
+            load = AskLoad(api.url, clients=4)
+            deadline = time.time() + 30
+            while load.ok < 20 and time.time() < deadline:
+                time.sleep(0.1)
+            assert load.ok >= 20 and not load.bad, (load.ok, load.bad)
+            answered = load.ok
+            api.proc.send_signal(signal.SIGKILL)
+            assert api.proc.wait(10) == -signal.SIGKILL
+            time.sleep(0.5)
+            load.stop()
+            assert not load.bad, load.bad
+            assert load.failures, "no client saw the server go away"
+
+            restarted = time.perf_counter()
+            api = start_serve(env)  # same data dir: the writer lock must have died with the killed process
+            first = httpx.post(api.url + "/ask", json={"question": GOLDEN_Q}, timeout=30)
+            restart_s = time.perf_counter() - restarted
+            assert first.status_code == 200, first.text
+            body = first.json()
+            assert not body["abstained"] and any("$175 million" in q["text"] for q in body["quotes"]), body
+            assert httpx.get(api.url + "/readyz").json() == ready
+            # Opened the index it found instead of building one (the first start's log shows the bar).
+            assert "indexing" in first_logs and "indexing" not in api.logs(), api.logs()
+            with capsys.disabled():
+                print(
+                    f"\nkill -9 of `citeqa serve` under 4 clients (cycle {cycle}): {answered} answers before the "
+                    f"kill, {len(load.failures)} requests refused or cut after it; restart to the first correct "
+                    f"/ask {restart_s:.1f} s"
+                )
+    finally:
+        api.__exit__()
+    assert "Traceback" not in api.logs(), api.logs()
+    # The index was intact: nothing to add, update or re-embed.
+    after = run_cli("index", env=env)
+    assert after.returncode == 0, after.stderr
+    assert summary(after.stdout)[:4] == (0, 0, 0, 2), after.stdout
