@@ -310,11 +310,15 @@ def eval_(
         if corpus is not None:
             settings = settings.model_copy(update={"corpus_dir": corpus, "data_dir": Path(tmp) / "data"})
         bar = Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+
+        def run(asker: Any) -> Any:
+            task = bar.add_task("asking", total=len(rows))
+            return run_eval(rows, asker, top_k=top_k, progress=lambda n: bar.advance(task, n))
+
         try:
             if url:
                 with bar:
-                    task = bar.add_task("asking", total=len(rows))
-                    result = run_eval(rows, HttpAsker(url), top_k=top_k, progress=lambda n: bar.advance(task, n))
+                    result = run(HttpAsker(url))
             else:
                 from indexing.reindex import reindex
                 from indexing.wiring import open_index_for_writing
@@ -327,15 +331,9 @@ def eval_(
                         if engine.llm is not None:
                             # LLM configured: report the extractive mode beside it, on the same index.
                             llm, engine.llm = engine.llm, None
-                            task = bar.add_task("asking", total=len(rows))
-                            baseline = run_eval(
-                                rows, InProcessAsker(engine), top_k=top_k, progress=lambda n: bar.advance(task, n)
-                            )
+                            baseline = run(InProcessAsker(engine))
                             engine.llm = llm
-                        task = bar.add_task("asking", total=len(rows))
-                        result = run_eval(
-                            rows, InProcessAsker(engine), top_k=top_k, progress=lambda n: bar.advance(task, n)
-                        )
+                        result = run(InProcessAsker(engine))
         except (CorpusError, IndexLocked, EvalError) as exc:
             raise _fail(str(exc)) from None
     out = out or Path("eval/reports") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -24,7 +24,7 @@ SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
 # Every doc id must be reachable as GET /documents/{doc_id}: bounded, and no control characters.
 MAX_DOC_ID = 1024
 DOC_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,9 @@ def _iso_date(value: object) -> str | None:
     return dt.date.fromisoformat(value[:10]).isoformat()
 
 
-def _valid_unicode(value: object) -> bool:
-    """False for a string JSON decoded from a lone surrogate escape: it cannot be stored or embedded."""
+def valid_unicode(value: object) -> bool:
+    """False for a string JSON decoded from a lone surrogate escape ("\\ud800"): no tokenizer
+    can encode it and it cannot be stored. Used for corpus records and for questions."""
     if not isinstance(value, str) or value.isascii():
         return True
     try:
@@ -124,7 +125,7 @@ def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | S
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("a line must be a JSON object")
-            if not all(_valid_unicode(record.get(k)) for k in ("id", "text", "title", "url", "published")):
+            if not all(valid_unicode(record.get(k)) for k in ("id", "text", "title", "url", "published")):
                 raise ValueError("a field has an unpaired surrogate (a \\ud800-style escape)")
             rid, body = record.get("id"), record.get("text")
             if not isinstance(rid, str | int) or str(rid).strip() == "":
@@ -148,7 +149,7 @@ def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | S
 
 
 def _doc_id_problem(doc_id: str) -> str | None:
-    if _CONTROL.search(doc_id):
+    if CONTROL_CHARS.search(doc_id):
         return "contains control characters"
     if len(doc_id) > MAX_DOC_ID:
         return f"makes a doc id longer than {MAX_DOC_ID} characters"

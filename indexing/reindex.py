@@ -83,8 +83,6 @@ def embed_text(article: Article, chunk: Chunk) -> str:
 def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
     """The annotation cut into runs of consecutive sentences, leaving out those that
     address an AI model (``indexing.injection``): chunks never span one."""
-    if not any(is_injection(text[s:e]) for s, e in annotation.sentences):
-        return [annotation]
     runs: list[list[tuple[int, int]]] = [[]]
     for s, e in annotation.sentences:
         if is_injection(text[s:e]):
@@ -92,6 +90,8 @@ def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
             runs.append([])
         else:
             runs[-1].append((s, e))
+    if len(runs) == 1:
+        return [annotation]
     return [
         Annotation(sentences=run, entities=[x for x in annotation.entities if run[0][0] <= x[0] and x[1] <= run[-1][1]])
         for run in runs

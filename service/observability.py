@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from indexing.corpus import CONTROL_CHARS
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = logging.getLogger("citeqa.http")
@@ -150,17 +152,6 @@ class BodyLimit:
         self.app = app
         self.limit = limit
 
-    async def _reply(self, send: Any, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -168,10 +159,10 @@ class BodyLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await self._reply(send, 400, "invalid Content-Length header")
+                await _json_reply(send, 400, "invalid Content-Length header")
                 return
             if int(declared) > self.limit:
-                await self._reply(send, 413, f"request body over the limit of {self.limit} bytes")
+                await _json_reply(send, 413, f"request body over the limit of {self.limit} bytes")
                 return
         # Read the body up to the limit before the app sees it (the app's own body
         # parsing turns errors raised while reading into a generic 400), then replay it.
@@ -184,7 +175,7 @@ class BodyLimit:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                await self._reply(send, 413, f"request body over the limit of {self.limit} bytes")
+                await _json_reply(send, 413, f"request body over the limit of {self.limit} bytes")
                 return
         await self.app(
             scope, _replay([{"type": "http.request", "body": bytes(body), "more_body": False}], receive), send
@@ -199,20 +190,23 @@ class ControlCharsInPath:
     served ``a.txt``.
     """
 
-    _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self._CONTROL.search(scope.get("path", "")):
+        if scope["type"] == "http" and CONTROL_CHARS.search(scope.get("path", "")):
             detail = [{"loc": ["path"], "msg": "the path must not contain control characters", "type": "value_error"}]
-            body = json.dumps({"detail": detail}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 422, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await _json_reply(send, 422, detail)
             return
         await self.app(scope, receive, send)
+
+
+async def _json_reply(send: Any, status: int, detail: Any) -> None:
+    """Answer from an ASGI middleware, before the app: ``{"detail": ...}`` like every error."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(messages: list[Any], then: Any = None) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -61,14 +62,19 @@ def ask(client: TestClient, **extra) -> dict:
     return r.json()
 
 
+def answered(client: TestClient, llm: ScriptedLLM, *sentences: Callable[[dict[int, str]], str]) -> dict:
+    """The /ask body when the scripted LLM replies with these sentences, joined by spaces."""
+    llm.reset(lambda src: " ".join(sentence(src) for sentence in sentences))
+    return ask(client)
+
+
 def test_faithful_answer_is_used_with_verified_quotes(client, llm):
-    llm.reset(
-        lambda src: (
-            f'The US announced a new "{AID}" on December 6, 2023 [{find(src, AID)}]. '
-            f"It includes air defense munitions [{find(src, 'air defense munitions')}]."
-        )
+    body = answered(
+        client,
+        llm,
+        lambda src: f'The US announced a new "{AID}" on December 6, 2023 [{find(src, AID)}].',
+        lambda src: f"It includes air defense munitions [{find(src, 'air defense munitions')}].",
     )
-    body = ask(client)
     assert body["mode"] == "llm" and not body["abstained"]
     assert body["answer"].startswith(f'The US announced a new "{AID}" on December 6, 2023 [1].')
     assert "$175 million" in body["quotes"][0]["text"]
@@ -92,13 +98,12 @@ def test_near_verbatim_quote_is_aligned_to_the_source(client, llm):
 
 
 def test_invented_quote_never_reaches_the_answer(client, llm):
-    llm.reset(
-        lambda src: (
-            f'Officials called it "the largest aid package in history" [{find(src, AID)}]. '
-            f"The package was worth $175 million [{find(src, AID)}]."
-        )
+    body = answered(
+        client,
+        llm,
+        lambda src: f'Officials called it "the largest aid package in history" [{find(src, AID)}].',
+        lambda src: f"The package was worth $175 million [{find(src, AID)}].",
     )
-    body = ask(client)
     assert body["mode"] == "llm"
     assert "largest aid package in history" not in body["answer"]
     assert body["answer"] == "The package was worth $175 million [1]."

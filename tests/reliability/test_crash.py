@@ -75,7 +75,6 @@ def _int_env(name: str, default: int, minimum: int = 0) -> int:
 
 
 TRIALS = _int_env("CITEQA_SOAK_TRIALS", 10, minimum=1)
-SOAK = "CITEQA_SOAK_TRIALS" in os.environ
 # A writer's lease in a Chroma server frees itself this long after its last renewal.
 LEASE_TTL = inspect.signature(ChromaLease).parameters["ttl"].default
 SEED = _int_env("CITEQA_CRASH_SEED", 20240607)
