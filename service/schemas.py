@@ -8,25 +8,33 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from indexing.corpus import valid_unicode
+
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# What _clean_text enforces, told to clients in the OpenAPI schema: 1-2000 characters, not all whitespace, no NUL.
-_TEXT_SCHEMA = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"}
+# Blank characters, spelled out once for both _clean_text (Python) and the schema's pattern
+# (ECMA regex): the two languages' \s differ (Python counts U+0085 and U+001C-1F, ECMA U+FEFF),
+# and the fuzzer found a question of only U+0085 that the schema allowed and the app refused.
+_BLANK = r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ALL_BLANK = re.compile(f"[{_BLANK}]*")
+# What _clean_text enforces, told to clients in the OpenAPI schema: 1-2000 characters, not all blank, no NUL.
+_TEXT_SCHEMA = {
+    "minLength": 1,
+    "maxLength": MAX_QUESTION_CHARS,
+    "pattern": f"^[^\\u0000]*[^{_BLANK}\\u0000][^\\u0000]*$",
+}
 
 
 def _clean_text(value: str, name: str) -> str:
-    if not value.strip():
+    if _ALL_BLANK.fullmatch(value):
         raise ValueError(f"{name} must not be empty")
     if len(value) > MAX_QUESTION_CHARS:
         raise ValueError(f"{name} must be at most {MAX_QUESTION_CHARS} characters")
     if "\x00" in value:
         raise ValueError(f"{name} must not contain NUL characters")
-    if not value.isascii():
-        try:  # JSON can spell a lone surrogate ("\ud800"), which no tokenizer can encode
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"{name} must be valid Unicode (it has an unpaired surrogate)") from None
+    if not valid_unicode(value):
+        raise ValueError(f"{name} must be valid Unicode (it has an unpaired surrogate)")
     return value
 
 

@@ -250,3 +250,16 @@ def test_request_body_limit_is_413(client):
     assert streamed.status_code == 413 and "detail" in streamed.json()
     # Just under the limit still gets the ordinary validation.
     assert client.post("/ask", json={"question": "y" * 60_000}).status_code == 422
+
+
+@pytest.mark.parametrize("blank", ["\u0085", "\ufeff", "\u2003\u3000", "\x1c\t"])
+def test_blank_questions_are_refused_and_the_schema_says_so(client, blank):
+    """Blank by Python's rules or by the JSON-schema (ECMA) regex: refused, and the published
+    pattern agrees (schemathesis once generated U+0085, which the schema allowed)."""
+    import re as regex
+
+    r = client.post("/ask", json={"question": blank})
+    assert r.status_code == 422 and "must not be empty" in r.text
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]["question"]
+    assert not regex.search(schema["pattern"], blank)
+    assert regex.search(schema["pattern"], "x" + blank)
