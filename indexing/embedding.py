@@ -57,6 +57,11 @@ class Embedder:
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # The intra-op threads spin while one inference runs (fast for one question)
+        # but not after it: left spinning they burned the second core while the
+        # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
+        # needed (docs/benchmarks.md §5).
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size

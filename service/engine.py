@@ -37,8 +37,8 @@ class Engine:
         # Budgets in characters of text (≈ bytes); half for chunk rows, half for articles.
         half = self.settings.cache_mb * 1_000_000 // 2
         # A row's cost: its text, base64 sentence vectors (decoded to float32 once read:
-        # ≈ 3× more) and the sentence/entity lists.
-        self.rows = LruCache(half, lambda r: len(r.text) + 4 * len(r.sentence_vectors) + 1000)
+        # ≈ 3× more), the sentence/entity lists and the reader's analysis (≈ 4× the text).
+        self.rows = LruCache(half, lambda r: 5 * len(r.text) + 4 * len(r.sentence_vectors) + 1000)
         self.records = LruCache(half, lambda a: len(a.text) + 200)
 
     def refresh(self) -> None:

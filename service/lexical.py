@@ -150,6 +150,8 @@ class ChunkRow:
     sentence_vectors: str = ""
     _terms: frozenset[str] | None = None
     _vectors: np.ndarray | None = None
+    # The reader's per-sentence analysis (service.reader.row_reading), made once per cached row.
+    reading: Any = None
 
     @property
     def context_text(self) -> str:

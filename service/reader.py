@@ -24,11 +24,12 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from indexing.store import Store
-from service.lexical import LexicalIndex, stopwords, terms
+from service.lexical import ChunkRow, LexicalIndex, _terms, stopwords, terms
 from service.retrieval import Hit
 
 READ_PASSAGES = 16
@@ -106,6 +107,9 @@ class QuestionInfo:
     quarters: list[str]
     numbers: list[str]
     expected: dict[str, float]
+    term_set: frozenset[str] = frozenset()
+    # One pattern per stated year/number/quarter (with its spelled-out alternative).
+    constraint_patterns: list[re.Pattern[str]] = field(default_factory=list)
 
 
 def analyze(question: str) -> QuestionInfo:
@@ -121,7 +125,69 @@ def analyze(question: str) -> QuestionInfo:
         if pattern.search(question):
             expected = types
             break
-    return QuestionInfo(question, all_terms, content or all_terms, years, quarters, numbers, expected)
+    patterns = [
+        re.compile(rf"\b(?:{re.escape(w)}|{re.escape(_QUARTER_WORDS.get(w, w))})\b") for w in years + numbers + quarters
+    ]
+    return QuestionInfo(
+        question, all_terms, content or all_terms, years, quarters, numbers, expected, frozenset(all_terms), patterns
+    )
+
+
+class Coverage:
+    """Idf-weighted coverage of one term list, with the weights looked up once per question
+    (the reader asks it a few hundred times per question)."""
+
+    def __init__(self, q_terms: list[str], lexical: LexicalIndex) -> None:
+        self.weights = [(t, lexical.weight(t)) for t in q_terms]
+        self.total = sum(w for _, w in self.weights)
+
+    def __call__(self, have: set[str] | frozenset[str], also: frozenset[str] = frozenset()) -> float:
+        """Share of the weight found in ``have`` (or ``also``): ``_weighted_coverage`` without the lookups."""
+        if not self.total:
+            return 0.0
+        return sum(w for t, w in self.weights if t in have or t in also) / self.total
+
+
+@dataclass
+class SentenceView:
+    """What the reader needs of one sentence of a chunk, whatever the question."""
+
+    start: int
+    end: int
+    text: str
+    entities: list[tuple[int, int, str]]  # cleaned (clean_entities)
+    terms: frozenset[str]
+    tokens: list[tuple[int, str]]  # (offset in the sentence, stem) of every word: proximity
+    proper: list[tuple[int, int, str]]  # capitalised runs the NER missed (proper_nouns)
+
+
+@dataclass
+class RowReading:
+    """A chunk row's sentences analysed once and kept on the cached row: most of the
+    reader's Python time was redoing this for the same rows question after question."""
+
+    views: list[SentenceView]
+    context_lower: str  # title, text and date, lower-cased: where constraints may be met
+
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+def row_reading(row: ChunkRow) -> RowReading:
+    """The row's analysis, made on first use."""
+    if row.reading is None:
+        from service.lexical import IRREGULAR, _stemmer
+
+        views = []
+        for s, e in row.sentences:
+            text = row.text[s - row.start : e - row.start]
+            ents = clean_entities(row.text, row.start, [ent for ent in row.entities if ent[0] >= s and ent[1] <= e])
+            words = [(m.start(), m.group(0).lower()) for m in _WORD.finditer(text)]
+            stems = _stemmer().stemWords([IRREGULAR.get(w, w) for _, w in words])
+            tokens = [(pos, stem) for (pos, _), stem in zip(words, stems, strict=True)]
+            views.append(SentenceView(s, e, text, ents, frozenset(terms(text)), tokens, _proper_runs(text, s, ents)))
+        row.reading = RowReading(views, f"{row.title} {row.text} {row.published or ''}".lower())
+    return row.reading
 
 
 @dataclass
@@ -140,6 +206,7 @@ class Candidate:
     typed: float = 0.0
     score: float = 0.0
     entities: list[tuple[int, int, str]] = field(default_factory=list)
+    view: SentenceView | None = None
 
 
 @dataclass
@@ -165,19 +232,17 @@ def _weighted_coverage(q_terms: list[str], have: set[str] | frozenset[str], lexi
 
 
 def _constraints(info: QuestionInfo, sentence: str, context: str) -> float:
-    """1.0 when every stated year/quarter/number is in the sentence; partial credit for the context."""
-    wanted = info.years + info.numbers + info.quarters
-    if not wanted:
+    """1.0 when every stated year/quarter/number is in the sentence; partial credit for the context
+    (both lower-cased)."""
+    if not info.constraint_patterns:
         return 1.0
-    s, c = sentence.lower(), context.lower()
     score = 0.0
-    for w in wanted:
-        alts = [w, _QUARTER_WORDS.get(w, w)]
-        if any(re.search(rf"\b{re.escape(a)}\b", s) for a in alts):
+    for pattern in info.constraint_patterns:
+        if pattern.search(sentence):
             score += 1.0
-        elif any(re.search(rf"\b{re.escape(a)}\b", c) for a in alts):
+        elif pattern.search(context):
             score += 0.6
-    return score / len(wanted)
+    return score / len(info.constraint_patterns)
 
 
 _MONTHS = {
@@ -186,6 +251,7 @@ _MONTHS = {
 }
 
 
+@lru_cache(maxsize=8192)
 def date_key(text: str) -> str | None:
     """'Oct 19, 2021', '19th October' and 'October 19, 2021' share tokens: 'm10 d19 y2021'."""
     month = _MONTH.search(text)
@@ -206,6 +272,7 @@ def _family(label: str) -> str:
     return "NAME" if label in ("PERSON", "PROPN") else label
 
 
+@lru_cache(maxsize=8192)
 def _norm_entity(text: str) -> str:
     t = unicodedata.normalize("NFKD", text)
     t = "".join(ch for ch in t if not unicodedata.combining(ch))
@@ -240,32 +307,31 @@ def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int = READ_P
     for hit in hits[:limit]:
         row = hit.row
         vectors = row.vectors(dim)
-        sims = vectors @ question_vector if len(vectors) == len(row.sentences) else None
-        for i, (s, e) in enumerate(row.sentences):
-            key = (row.doc_id, s, e)
+        sims = (vectors @ question_vector).tolist() if len(vectors) == len(row.sentences) else None
+        for i, v in enumerate(row_reading(row).views):
+            key = (row.doc_id, v.start, v.end)
             if key in seen:
                 continue
-            text = row.text[s - row.start : e - row.start]
-            ents = clean_entities(row.text, row.start, [ent for ent in row.entities if ent[0] >= s and ent[1] <= e])
-            sim = float(sims[i]) if sims is not None else hit.dense
-            seen[key] = Candidate(hit=hit, doc_id=row.doc_id, start=s, end=e, text=text, entities=ents, sim=sim)
+            sim = sims[i] if sims is not None else hit.dense
+            seen[key] = Candidate(
+                hit=hit, doc_id=row.doc_id, start=v.start, end=v.end, text=v.text, entities=v.entities, sim=sim, view=v
+            )
     return list(seen.values())
 
 
-def score_candidates(info: QuestionInfo, cands: list[Candidate], lexical: LexicalIndex, top_score: float) -> None:
+def score_candidates(info: QuestionInfo, cands: list[Candidate], cover: Coverage, top_score: float) -> None:
     """Fill in every candidate's features and score."""
+    constrained = bool(info.constraint_patterns)
     for c in cands:
-        row = c.hit.row
-        s_terms = set(terms(c.text))
-        ctx_terms = s_terms | row.terms
-        c.coverage = _weighted_coverage(info.content_terms, s_terms, lexical)
-        c.context_coverage = _weighted_coverage(info.content_terms, ctx_terms, lexical)
-        c.constraints = _constraints(info, c.text, f"{row.title} {row.text} {row.published or ''}")
-        q_terms = set(info.terms)
+        row, view = c.hit.row, c.view
+        c.coverage = cover(view.terms)
+        c.context_coverage = cover(view.terms, row.terms)
+        if constrained:
+            c.constraints = _constraints(info, view.text.lower(), row_reading(row).context_lower)
         c.typed = 0.0
         for s, e, label in c.entities:
             weight = info.expected.get(label, 0.0)
-            if weight and not set(terms(c.text[s - c.start : e - c.start])) <= q_terms:
+            if weight and not set(_terms(c.text[s - c.start : e - c.start])) <= info.term_set:
                 c.typed = max(c.typed, weight)
         passage = c.hit.score / top_score if top_score > 0 else 0.0
         c.score = (
@@ -301,6 +367,7 @@ _LOSER_BEFORE = re.compile(r"\b(beat|beats|beating|defeated|defeats|defeating|ov
 _LOSER_AFTER = re.compile(r"^\W{0,3}(lost|loses|finished second|was beaten|runner-up)\b", re.I)
 
 
+@lru_cache(maxsize=8192)
 def date_quality(text: str) -> float:
     """How complete a date is: day, month and year beat a bare year or 'last week'."""
     month = _MONTH.search(text) or re.search(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b", text)
@@ -316,41 +383,34 @@ def date_quality(text: str) -> float:
     return 0.15
 
 
-def _term_positions(text: str, wanted: set[str]) -> list[tuple[int, str]]:
-    from service.lexical import IRREGULAR, _stemmer
-
-    out = []
-    for m in re.finditer(r"(?u)\b\w\w+\b", text):
-        w = m.group(0).lower()
-        stem = _stemmer().stemWord(IRREGULAR.get(w, w))
-        if stem in wanted:
-            out.append((m.start(), stem))
-    return out
-
-
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "PROPN", "PRODUCT", "WORK_OF_ART", "EVENT"})
 _PROPER = re.compile(r"\b[A-Z][\w'’.-]*[\w](?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w'’.-]*[\w])*")
 
 
-def proper_nouns(c: Candidate, info: QuestionInfo) -> list[tuple[int, int, str]]:
-    """Capitalised word runs the NER missed ("Rustem Umerov, Minister ..."), as weak PROPN candidates."""
-    if not PROPN_WEIGHT or not ({"PERSON", "ORG"} & info.expected.keys()):
-        return []
-    taken = [(s, e) for s, e, _ in c.entities]
+def _proper_runs(text: str, start: int, ents: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Capitalised word runs of a sentence (at ``start``) that no entity overlaps."""
+    taken = [(s, e) for s, e, _ in ents]
     out = []
-    for m in _PROPER.finditer(c.text):
-        s, e = c.start + m.start(), c.start + m.end()
+    for m in _PROPER.finditer(text):
+        s, e = start + m.start(), start + m.end()
         if any(s < te and ts < e for ts, te in taken) or m.group(0).lower() in stopwords():
             continue
         out.append((s, e, "PROPN"))
     return out
 
 
-def _inside_named_phrase(text: str, ls: int, le: int, q_terms: set[str]) -> bool:
+def proper_nouns(c: Candidate, info: QuestionInfo) -> list[tuple[int, int, str]]:
+    """Capitalised word runs the NER missed ("Rustem Umerov, Minister ..."), as weak PROPN candidates."""
+    if not PROPN_WEIGHT or not ({"PERSON", "ORG"} & info.expected.keys()):
+        return []
+    return c.view.proper if c.view is not None else _proper_runs(c.text, c.start, c.entities)
+
+
+def _inside_named_phrase(text: str, ls: int, le: int, q_terms: frozenset[str]) -> bool:
     """True when the entity is a word of a longer capitalised name the question uses:
     "Ukraine" in "Ukraine Defense Industrial Base Conference" does not answer a question about it."""
     after = re.match(r" ([A-Z][\w'’-]*)", text[le:])
-    return bool(after and set(terms(after.group(1))) & q_terms)
+    return bool(after and q_terms.intersection(_terms(after.group(1))))
 
 
 def trim_entity(info: QuestionInfo, c: Candidate, ent: tuple[int, int, str]) -> tuple[int, int, str]:
@@ -358,7 +418,7 @@ def trim_entity(info: QuestionInfo, c: Candidate, ent: tuple[int, int, str]) -> 
     s, e, label = ent
     if label != "PERSON":
         return ent
-    q_terms = set(info.terms)
+    q_terms = info.term_set
     while True:
         m = re.match(r"\S+\s+", c.text[s - c.start : e - c.start])
         if not m or not set(terms(m.group(0))) <= q_terms or not terms(m.group(0)):
@@ -367,7 +427,7 @@ def trim_entity(info: QuestionInfo, c: Candidate, ent: tuple[int, int, str]) -> 
 
 
 def pair_score(
-    info: QuestionInfo, c: Candidate, ent: tuple[int, int, str], positions: list[tuple[int, str]], lexical: LexicalIndex
+    info: QuestionInfo, c: Candidate, ent: tuple[int, int, str], positions: list[tuple[int, str]], cover: Coverage
 ) -> float:
     """How well one entity of a sentence answers the question (0 when it cannot)."""
     s, e, label = ent
@@ -378,14 +438,10 @@ def pair_score(
     if not weight:
         return 0.0
     text = c.text[s - c.start : e - c.start]
-    ent_terms = set(terms(text))
-    if not ent_terms or ent_terms <= set(info.terms):
+    ent_terms = set(_terms(text))
+    if not ent_terms or ent_terms <= info.term_set:
         return 0.0
-    if (
-        label in NAME_LABELS
-        and NAMED_PHRASE
-        and _inside_named_phrase(c.text, s - c.start, e - c.start, set(info.terms))
-    ):
+    if label in NAME_LABELS and NAMED_PHRASE and _inside_named_phrase(c.text, s - c.start, e - c.start, info.term_set):
         return 0.0
     if label == "DATE":
         weight *= date_quality(text)
@@ -399,8 +455,8 @@ def pair_score(
             near.add(term)
             if hi - lo <= ADJACENT:
                 adjacent.add(term)
-    weight *= 0.3 + 0.7 * _weighted_coverage(info.content_terms, near, lexical)
-    weight *= 1.0 + ADJ_BONUS * _weighted_coverage(info.content_terms, adjacent, lexical)
+    weight *= 0.3 + 0.7 * cover(near)
+    weight *= 1.0 + ADJ_BONUS * cover(adjacent)
     if _WIN.search(info.text) and label in ("PERSON", "ORG", "GPE", "NORP", "PROPN"):
         after, before = c.text[le : le + 40], c.text[max(0, ls - 25) : ls]
         if _WINNER_AFTER.search(after) or _WINNER_BEFORE.search(before):
@@ -411,7 +467,7 @@ def pair_score(
 
 
 def vote(
-    info: QuestionInfo, ranked: list[Candidate], lexical: LexicalIndex
+    info: QuestionInfo, ranked: list[Candidate], cover: Coverage
 ) -> tuple[str, float, float, Candidate, tuple[int, int, str]] | None:
     """The entity most supported by the best sentences.
 
@@ -427,10 +483,10 @@ def vote(
     best_pair: dict[str, tuple[float, Candidate, tuple[int, int, str]]] = {}
     for c in ranked[:VOTERS]:
         sent_weight = math.exp(SENT_TEMP * (c.score - ranked[0].score))
-        positions = _term_positions(c.text, wanted)
+        positions = [(pos, stem) for pos, stem in c.view.tokens if stem in wanted]
         for ent in c.entities + proper_nouns(c, info):
             ent = trim_entity(info, c, ent)
-            w = pair_score(info, c, ent, positions, lexical)
+            w = pair_score(info, c, ent, positions, cover)
             if w <= 0:
                 continue
             text = c.text[ent[0] - c.start : ent[1] - c.start]
@@ -567,10 +623,11 @@ def read(
     cands = candidates(hits, question_vector)
     if not cands:
         return Reading([], None, 0.0)
-    score_candidates(info, cands, lexical, hits[0].score)
+    cover = Coverage(info.content_terms, lexical)
+    score_candidates(info, cands, cover, hits[0].score)
     ranked = sorted(cands, key=lambda c: -c.score)
     best, short = ranked[0], None
-    winner = vote(info, ranked, lexical)
+    winner = vote(info, ranked, cover)
     if winner:
         _, _, _, best, ent = winner
         short = (best.doc_id, ent[0], ent[1])
