@@ -279,6 +279,10 @@ class LexicalIndex:
         k = min(k, len(self.ids))
         # get_scores + argpartition: BM25.retrieve spins up a thread pool on every call.
         scores = self.retriever.get_scores(known, weight_mask=mask)
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(d), float(scores[d])) for d in top if scores[d] > 0]
+        # Only chunks holding a query term score above zero: usually a few thousand
+        # of 100k, so the partial sort runs over those alone.
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        top = hits[np.lexsort((hits, -scores[hits]))]  # best first; ties by position, deterministic
+        return [(int(d), float(scores[d])) for d in top]
