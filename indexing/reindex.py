@@ -185,19 +185,21 @@ def reindex(
         todo.append(article)
 
     if todo:
-        store.mark_pending([a for a in todo if a.doc_id not in states])
         replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
         progress = progress or Progress()
         progress.start(len(todo))
         try:
             # Three stages overlap: spaCy parses batch i+1 on one worker while batch i
-            # is embedded here and batch i-1 is written to Chroma on another (spaCy,
-            # onnxruntime and Chroma's Rust core all release the GIL for their heavy
-            # parts). The first parse starts before the embedding model loads.
+            # is embedded here and batch i-1 is written to Chroma on another (spaCy and
+            # onnxruntime release the GIL for their heavy parts). While spaCy loads and
+            # parses the first batch, the writer thread loads the embedding model and
+            # this one records the new articles as pending — before any chunk is written.
             with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
                 batches = list(_batched(todo, ARTICLE_BATCH))
                 pending = parser.submit(prepare, batches[0], settings)
-                embedder = get_embedder()
+                loading = writer.submit(get_embedder)
+                store.mark_pending([a for a in todo if a.doc_id not in states])
+                embedder = loading.result()
                 calls_before = embedder.calls
                 written, count = None, 0
                 for i in range(len(batches)):
