@@ -51,45 +51,69 @@ class Embedder:
     def __init__(
         self, model: str = "all-MiniLM-L6-v2-int8", *, batch_size: int = 64, workers: int | None = None
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.spec = MODELS[model]
-        model_path, tokenizer_path = self.spec.load()
-        self._model_path = model_path
+        self._model_path, tokenizer_path = self.spec.load()
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.tokenizer.enable_truncation(self.spec.max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # The intra-op threads spin while one inference runs (fast for one question)
-        # but not after it: left spinning they burned the second core while the
-        # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
-        # needed (docs/benchmarks.md §5).
-        options.add_session_config_entry("session.force_spinning_stop", "1")
-        self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
         self.workers = workers or os.cpu_count() or 1
-        self._bulk: Any = None  # single-threaded session for bulk embedding, made on first use
+        # Both sessions are made on first use: `citeqa index` only needs the bulk one,
+        # a server that never reindexes only the other (each ≈ 0.4 s and ≈ 100 MiB).
+        self._session: Any = None
+        self._bulk: Any = None
+        self._inputs: set[str] = set()
         self.calls = 0
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
+
+    def _new_session(self, *, single_thread: bool) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if single_thread:
+            options.intra_op_num_threads = 1
+        else:
+            # The intra-op threads spin while one inference runs (fast for one question)
+            # but not after it: left spinning they burned the second core while the
+            # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
+            # needed (docs/benchmarks.md §5).
+            options.add_session_config_entry("session.force_spinning_stop", "1")
+        session = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in session.get_inputs()}
+        return session
+
+    @property
+    def session(self) -> Any:
+        """The session for questions and single batches: every core on one inference."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = self._new_session(single_thread=False)
+        return self._session
+
+    def warm(self, *, bulk: bool = False) -> Embedder:
+        """Make the session for questions, or with ``bulk`` the one ``embed`` uses, now
+        (≈ 0.4 s) rather than in the first request or on a reindex's critical path."""
+        if bulk and self.workers > 1:
+            self._bulk_session()
+        else:
+            _ = self.session
+        return self
 
     def _bulk_session(self) -> Any:
         """The session bulk embedding runs on: one intra-op thread, so that each worker
         is one core. Its batches then run side by side with spaCy's parse thread
         instead of a 2-thread pool spinning at its barriers whenever the parse thread
-        took one of its cores (indexing 1.44× → see docs/benchmarks.md §5)."""
-        with self._lock:
-            if self._bulk is None:
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                options.log_severity_level = 3
-                options.intra_op_num_threads = 1
-                self._bulk = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
-            return self._bulk
+        took one of its cores (docs/benchmarks.md §5)."""
+        if self._bulk is None:
+            with self._lock:
+                if self._bulk is None:
+                    self._bulk = self._new_session(single_thread=True)
+        return self._bulk
 
     @property
     def name(self) -> str:

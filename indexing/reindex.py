@@ -197,7 +197,7 @@ def reindex(
             with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
                 batches = list(_batched(todo, ARTICLE_BATCH))
                 pending = parser.submit(prepare, batches[0], settings)
-                loading = writer.submit(get_embedder)
+                loading = writer.submit(lambda: get_embedder().warm(bulk=True))
                 store.mark_pending([a for a in todo if a.doc_id not in states])
                 embedder = loading.result()
                 calls_before = embedder.calls
