@@ -9,10 +9,8 @@ pipelines (the peer benchmark uses it).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -48,72 +46,28 @@ class Embedder:
     ``calls`` counts the texts embedded, so callers can prove a no-op did no work.
     """
 
-    def __init__(
-        self, model: str = "all-MiniLM-L6-v2-int8", *, batch_size: int = 64, workers: int | None = None
-    ) -> None:
+    def __init__(self, model: str = "all-MiniLM-L6-v2-int8", *, batch_size: int = 64) -> None:
+        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.spec = MODELS[model]
-        self._model_path, tokenizer_path = self.spec.load()
+        model_path, tokenizer_path = self.spec.load()
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.tokenizer.enable_truncation(self.spec.max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # The intra-op threads spin while one inference runs (fast for one question)
+        # but not after it: left spinning they burned the second core while the
+        # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
+        # needed (docs/benchmarks.md §5).
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+        self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
-        self.workers = workers or os.cpu_count() or 1
-        # Both sessions are made on first use: `citeqa index` only needs the bulk one,
-        # a server that never reindexes only the other (each ≈ 0.4 s and ≈ 100 MiB).
-        self._session: Any = None
-        self._bulk: Any = None
-        self._inputs: set[str] = set()
         self.calls = 0
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
-
-    def _new_session(self, *, single_thread: bool) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if single_thread:
-            options.intra_op_num_threads = 1
-        else:
-            # The intra-op threads spin while one inference runs (fast for one question)
-            # but not after it: left spinning they burned the second core while the
-            # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
-            # needed (docs/benchmarks.md §5).
-            options.add_session_config_entry("session.force_spinning_stop", "1")
-        session = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in session.get_inputs()}
-        return session
-
-    @property
-    def session(self) -> Any:
-        """The session for questions and single batches: every core on one inference."""
-        if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    self._session = self._new_session(single_thread=False)
-        return self._session
-
-    def warm(self, *, bulk: bool = False) -> Embedder:
-        """Make the session for questions, or with ``bulk`` the one ``embed`` uses, now
-        (≈ 0.4 s) rather than in the first request or on a reindex's critical path."""
-        if bulk and self.workers > 1:
-            self._bulk_session()
-        else:
-            _ = self.session
-        return self
-
-    def _bulk_session(self) -> Any:
-        """The session bulk embedding runs on: one intra-op thread, so that each worker
-        is one core. Its batches then run side by side with spaCy's parse thread
-        instead of a 2-thread pool spinning at its barriers whenever the parse thread
-        took one of its cores (docs/benchmarks.md §5)."""
-        if self._bulk is None:
-            with self._lock:
-                if self._bulk is None:
-                    self._bulk = self._new_session(single_thread=True)
-        return self._bulk
 
     @property
     def name(self) -> str:
@@ -143,31 +97,17 @@ class Embedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
     def embed(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Embed texts in length-sorted batches (less padding); rows follow ``texts``.
-
-        More than one batch: the batches run on ``workers`` threads, one core each
-        (``_bulk_session``); a single batch runs on the main session's 2-thread pool."""
+        """Embed texts in length-sorted batches (less padding); rows follow ``texts``."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
-        if len(groups) > 1 and self.workers > 1:
-            bulk = self._bulk_session()
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed") as pool:
-                done = pool.map(lambda idx: self._encode([texts[i] for i in idx], bulk, None), groups)
-                for idx, vectors in zip(groups, done, strict=True):
-                    out[idx] = vectors
-                    self._count(len(idx), progress)
-        else:
-            for idx in groups:
-                out[idx] = self._batch([texts[i] for i in idx])
-                self._count(len(idx), progress)
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            out[idx] = self._batch([texts[i] for i in idx])
+            with self._lock:
+                self.calls += len(idx)
+            if progress:
+                progress(len(idx))
         return out
-
-    def _count(self, n: int, progress: Callable[[int], None] | None) -> None:
-        with self._lock:
-            self.calls += n
-        if progress:
-            progress(n)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for one question.

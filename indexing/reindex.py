@@ -185,21 +185,19 @@ def reindex(
         todo.append(article)
 
     if todo:
+        store.mark_pending([a for a in todo if a.doc_id not in states])
         replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
         progress = progress or Progress()
         progress.start(len(todo))
         try:
             # Three stages overlap: spaCy parses batch i+1 on one worker while batch i
-            # is embedded here and batch i-1 is written to Chroma on another (spaCy and
-            # onnxruntime release the GIL for their heavy parts). While spaCy loads and
-            # parses the first batch, the writer thread loads the embedding model and
-            # this one records the new articles as pending — before any chunk is written.
+            # is embedded here and batch i-1 is written to Chroma on another (spaCy,
+            # onnxruntime and Chroma's Rust core all release the GIL for their heavy
+            # parts). The first parse starts before the embedding model loads.
             with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
                 batches = list(_batched(todo, ARTICLE_BATCH))
                 pending = parser.submit(prepare, batches[0], settings)
-                loading = writer.submit(lambda: get_embedder().warm(bulk=True))
-                store.mark_pending([a for a in todo if a.doc_id not in states])
-                embedder = loading.result()
+                embedder = get_embedder()
                 calls_before = embedder.calls
                 written, count = None, 0
                 for i in range(len(batches)):
