@@ -187,6 +187,7 @@ def reindex(
     if todo:
         store.mark_pending([a for a in todo if a.doc_id not in states])
         replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
+        resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
         progress = progress or Progress()
         progress.start(len(todo))
         try:
@@ -208,7 +209,10 @@ def reindex(
                     if written is not None:
                         written.result()  # in order, and a failed write stops the run
                         progress.advance(count)
-                    written, count = writer.submit(store.write_articles, items, replacing=replacing), len(ready)
+                    written, count = (
+                        writer.submit(store.write_articles, items, replacing=replacing, resuming=resuming),
+                        len(ready),
+                    )
                 if written is not None:
                     written.result()
                     progress.advance(count)

@@ -330,7 +330,9 @@ class Store:
         for sl in _batches(len(ids), self.max_batch):
             collection.upsert(ids=ids[sl], embeddings=vectors[sl], documents=docs[sl], metadatas=metas[sl])
 
-    def write_articles(self, items: Sequence[ArticleVectors], *, replacing: dict[str, str]) -> None:
+    def write_articles(
+        self, items: Sequence[ArticleVectors], *, replacing: dict[str, str], resuming: frozenset[str] = frozenset()
+    ) -> None:
         """Upsert the chunks of many articles, then their records, then drop stale chunks.
 
         Records are written after the chunks, so a reader that checks chunk
@@ -369,8 +371,19 @@ class Store:
                     )
                 )
             c_vecs.append(item.chunk_vectors)
+        vectors = np.concatenate(c_vecs) if c_vecs else np.zeros((0, 0), np.float32)
+        # Chunks an interrupted run already wrote for an article (``resuming``) are
+        # kept, not upserted again: their ids fix their text, offsets and vector, and
+        # re-upserting existing ids on a Chroma server left some of them unreachable
+        # in its HNSW graph (found by tests/reliability/test_crash.py).
+        resumed = [i for i, m in zip(c_ids, c_metas, strict=True) if m["doc_id"] in resuming]
+        if resumed:
+            have = set(self.chunks.get(ids=resumed, include=[])["ids"])
+            keep = [k for k, i in enumerate(c_ids) if i not in have]
+            c_ids, c_docs, c_metas = [c_ids[k] for k in keep], [c_docs[k] for k in keep], [c_metas[k] for k in keep]
+            vectors = vectors[keep]
         if c_ids:
-            self._upsert(self.chunks, c_ids, np.concatenate(c_vecs), c_docs, c_metas)
+            self._upsert(self.chunks, c_ids, vectors, c_docs, c_metas)
         records = [i.article for i in items]
         for sl in _batches(len(records), self.max_batch):
             part = items[sl]
