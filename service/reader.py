@@ -223,12 +223,8 @@ class Reading:
 
 
 def _weighted_coverage(q_terms: list[str], have: set[str] | frozenset[str], lexical: LexicalIndex) -> float:
-    """Share of the question's term weight (1 + idf) found in ``have``."""
-    if not q_terms:
-        return 0.0
-    weights = [lexical.weight(t) for t in q_terms]
-    total = sum(weights)
-    return sum(w for t, w in zip(q_terms, weights, strict=True) if t in have) / total if total else 0.0
+    """Share of the question's term weight (1 + idf) found in ``have`` (one-off; hot loops keep a ``Coverage``)."""
+    return Coverage(q_terms, lexical)(have)
 
 
 def _constraints(info: QuestionInfo, sentence: str, context: str) -> float:
