@@ -10,6 +10,8 @@ so re-writing them is an upsert, never a duplicate.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +26,12 @@ from indexing.embedding import Embedder
 from indexing.injection import is_injection
 from indexing.nlp import Annotation, annotate
 from indexing.settings import Settings
-from indexing.store import ArticleVectors, Store
+from indexing.store import ArticleState, ArticleVectors, Store
 
 log = logging.getLogger(__name__)
 
-ARTICLE_BATCH = 64
+PARSE_BATCH = 16  # articles per spaCy call: small, so embedding starts soon after spaCy loads
+EMBED_BATCH = 64  # at most this many articles embedded, then written, together
 
 
 @dataclass
@@ -142,6 +145,85 @@ def _embed(batch: list[Prepared], embedder: Embedder) -> list[ArticleVectors]:
     ]
 
 
+def _parse_ahead(todo: Sequence[Article], settings: Settings, out: queue.SimpleQueue, stop: threading.Event) -> None:
+    """Parse ``todo`` in small batches onto ``out``; then None, or the exception."""
+    try:
+        for batch in _batched(todo, PARSE_BATCH):
+            if stop.is_set():
+                return
+            out.put(prepare(batch, settings))
+    except BaseException as exc:  # handed to the consumer, which re-raises it
+        out.put(exc)
+    else:
+        out.put(None)
+
+
+def _ready_batches(parsed: queue.SimpleQueue) -> Iterator[list[Prepared]]:
+    """Wait for one parsed batch, then take whatever else is ready (up to EMBED_BATCH articles)."""
+    done = False
+    while not done:
+        ready: list[Prepared] = []
+        while len(ready) < EMBED_BATCH:
+            try:
+                item = parsed.get(block=not ready)
+            except queue.Empty:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                done = True
+                break
+            ready.extend(item)
+        if ready:
+            yield ready
+
+
+def _index(
+    todo: list[Article],
+    states: dict[str, ArticleState],
+    settings: Settings,
+    store: Store,
+    get_embedder: Callable[[], Embedder],
+    progress: Progress,
+) -> int:
+    """Parse, embed and write ``todo``; return the number of texts embedded.
+
+    Three stages overlap, each on its own thread: spaCy parses ahead in small
+    batches, the embedder takes whatever is parsed (the batch grows to
+    EMBED_BATCH articles once the parser is ahead), and the previous batch is
+    written to Chroma meanwhile. spaCy, onnxruntime and Chroma release the GIL
+    for most of their work. spaCy's load is the one step nothing can overlap
+    with embedding, so it starts first; the embedding model loads and the new
+    articles are recorded as pending (before any of their chunks) meanwhile.
+    """
+    replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
+    resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
+    parsed: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
+        try:
+            parser.submit(_parse_ahead, todo, settings, parsed, stop)
+            marked = writer.submit(store.mark_pending, [a for a in todo if a.doc_id not in states])
+            embedder = get_embedder()
+            embedder.bulk_session()
+            calls_before = embedder.calls
+            marked.result()  # no chunk is written before its article's pending record
+            written, count = None, 0
+            for ready in _ready_batches(parsed):
+                items = _embed(ready, embedder)
+                if written is not None:
+                    written.result()  # in order, and a failed write stops the run
+                    progress.advance(count)
+                written = writer.submit(store.write_articles, items, replacing=replacing, resuming=resuming)
+                count = len(ready)
+            if written is not None:
+                written.result()
+                progress.advance(count)
+        finally:
+            stop.set()  # an error here stops the parser at its next batch
+    return embedder.calls - calls_before
+
+
 def reindex(
     settings: Settings,
     *,
@@ -185,40 +267,12 @@ def reindex(
         todo.append(article)
 
     if todo:
-        store.mark_pending([a for a in todo if a.doc_id not in states])
-        replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
-        resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
         progress = progress or Progress()
         progress.start(len(todo))
         try:
-            # Three stages overlap: spaCy parses batch i+1 on one worker while batch i
-            # is embedded here and batch i-1 is written to Chroma on another (spaCy,
-            # onnxruntime and Chroma's Rust core all release the GIL for their heavy
-            # parts). The first parse starts before the embedding model loads.
-            with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
-                batches = list(_batched(todo, ARTICLE_BATCH))
-                pending = parser.submit(prepare, batches[0], settings)
-                embedder = get_embedder()
-                calls_before = embedder.calls
-                written, count = None, 0
-                for i in range(len(batches)):
-                    ready = pending.result()
-                    if i + 1 < len(batches):
-                        pending = parser.submit(prepare, batches[i + 1], settings)
-                    items = _embed(ready, embedder)
-                    if written is not None:
-                        written.result()  # in order, and a failed write stops the run
-                        progress.advance(count)
-                    written, count = (
-                        writer.submit(store.write_articles, items, replacing=replacing, resuming=resuming),
-                        len(ready),
-                    )
-                if written is not None:
-                    written.result()
-                    progress.advance(count)
+            result.embedded = _index(todo, states, settings, store, get_embedder, progress)
         finally:
             progress.stop()
-        result.embedded = embedder.calls - calls_before
     if result.added or result.updated or result.removed:
         store.version.bump()  # API processes poll this and rebuild their BM25 side
     result.seconds = time.perf_counter() - started
