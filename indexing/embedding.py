@@ -13,7 +13,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,47 +50,66 @@ class Embedder:
     def __init__(
         self, model: str = "all-MiniLM-L6-v2-int8", *, batch_size: int = 64, workers: int | None = None
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.spec = MODELS[model]
-        model_path, tokenizer_path = self.spec.load()
-        self._model_path = model_path
+        self._model_path, tokenizer_path = self.spec.load()
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.tokenizer.enable_truncation(self.spec.max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # The intra-op threads spin while one inference runs (fast for one question)
-        # but not after it: left spinning they burned the second core while the
-        # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
-        # needed (docs/benchmarks.md §5).
-        options.add_session_config_entry("session.force_spinning_stop", "1")
-        self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
         self.workers = workers or len(os.sched_getaffinity(0))
-        self._bulk: Any = None  # made on first bulk use: a server that never reindexes saves its memory
+        # Two sessions, each made on first use (≈ 0.2–0.5 s and ≈ 100 MiB): `citeqa
+        # index` only needs the bulk one, a server that never reindexes only the other.
+        self._query: Any = None
+        self._bulk: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._inputs: set[str] = set()
         self.calls = 0
         self._lock = threading.Lock()
-        self._run_lock = threading.Lock()
+
+    def _new_session(self, *, single_thread: bool) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if single_thread:
+            options.intra_op_num_threads = 1
+        else:
+            # The intra-op threads spin while one inference runs (fast for one question)
+            # but not after it: left spinning they burned the second core while the
+            # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
+            # needed (docs/benchmarks.md §5).
+            options.add_session_config_entry("session.force_spinning_stop", "1")
+        session = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in session.get_inputs()}
+        return session
+
+    @property
+    def session(self) -> Any:
+        """The session questions run on: every core on one short inference."""
+        if self._query is None:
+            with self._lock:
+                if self._query is None:
+                    self._query = self._new_session(single_thread=False)
+        return self._query
 
     def bulk_session(self) -> Any:
-        """The session ``embed`` runs its batches on, one per worker thread, made on first use.
+        """The session ``embed`` runs on, one batch per worker thread at a time.
 
         One intra-op thread, so each worker is one core: beside spaCy's parse thread
-        a 2-thread pool spent ≈ 2 CPU-seconds of the 16 it took on the RGB corpus at
-        its barriers, waiting for the core the parser had (docs/benchmarks.md §1)."""
+        a 2-thread pool spent ≈ 2 of its 16 CPU-seconds on the RGB corpus waiting at
+        its barriers for the core the parser had (docs/benchmarks.md §1)."""
         if self._bulk is None:
             with self._lock:
                 if self._bulk is None:
-                    import onnxruntime as ort
-
-                    options = ort.SessionOptions()
-                    options.log_severity_level = 3
-                    options.intra_op_num_threads = 1
-                    self._bulk = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
+                    self._bulk = self._new_session(single_thread=True)
         return self._bulk
+
+    def warm(self) -> Embedder:
+        """Make the question session now (a server's start) rather than in the first request."""
+        _ = self.session
+        return self
 
     @property
     def name(self) -> str:
@@ -101,45 +119,51 @@ class Embedder:
     def dimension(self) -> int:
         return self.spec.dimension
 
-    def _batch(self, texts: Sequence[str]) -> np.ndarray:
-        # One inference at a time: onnxruntime already uses every core for one
-        # batch, and concurrent batches would only oversubscribe them.
-        return self._encode(texts, self.session, self._run_lock)
-
-    def _encode(self, texts: Sequence[str], session: Any, lock: threading.Lock | None) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], session: Any) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        with lock or nullcontext():
-            hidden = session.run(None, feeds)[0]
+        hidden = session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
-    def embed(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Embed texts in length-sorted batches (less padding); rows follow ``texts``.
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed")
+        return self._pool
 
-        More than one batch: the batches run side by side on ``workers`` threads over
-        the single-threaded ``bulk_session``; one batch runs on the main session."""
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+    def embed_async(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> Callable[[], np.ndarray]:
+        """Queue ``texts`` on the worker threads; the returned function waits for their vectors.
+
+        Length-sorted batches (less padding) run side by side, one per worker, on
+        ``bulk_session``. Calls queue behind earlier ones, so the workers go straight
+        on to the next texts while the caller handles these; rows follow ``texts``."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
-        if len(groups) > 1 and self.workers > 1:
-            session = self.bulk_session()
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed") as pool:
-                done = pool.map(lambda idx: self._encode([texts[i] for i in idx], session, None), groups)
-                for idx, vectors in zip(groups, done, strict=True):
-                    out[idx] = vectors
-                    self._count(len(idx), progress)
-        else:
-            for idx in groups:
-                out[idx] = self._batch([texts[i] for i in idx])
+        session, pool = self.bulk_session(), self._workers()
+        futures = [pool.submit(self._encode, [texts[i] for i in idx], session) for idx in groups]
+
+        def collect() -> np.ndarray:
+            out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+            for idx, future in zip(groups, futures, strict=True):
+                out[idx] = future.result()
                 self._count(len(idx), progress)
-        return out
+            return out
+
+        return collect
+
+    def embed(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Vectors for ``texts`` (``embed_async``, waited for); rows follow ``texts``."""
+        return self.embed_async(texts, progress=progress)()
 
     def _count(self, n: int, progress: Callable[[int], None] | None) -> None:
         with self._lock:
@@ -150,12 +174,12 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for one question.
 
-        Without the run lock: onnxruntime sessions are thread-safe, a dozen tokens
-        barely occupy the intra-op pool, and concurrent requests then overlap their
-        inferences instead of queueing behind one another (docs/benchmarks.md:
+        Concurrent requests share the session unlocked: onnxruntime sessions are
+        thread-safe, a dozen tokens barely occupy the intra-op pool, and requests then
+        overlap their inferences instead of queueing behind one another (docs/benchmarks.md:
         /ask with 8 clients 65 → 78 req/s at 20k chunks). A second single-threaded
         session for overflow measured 83 req/s for ≈ 100 MiB more: not kept."""
-        vector = self._encode([text], self.session, None)[0]
+        vector = self._encode([text], self.session)[0]
         with self._lock:
             self.calls += 1
         return vector

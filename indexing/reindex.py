@@ -2,9 +2,10 @@
 
 Incremental and idempotent: articles are compared by content hash against the
 article records in Chroma; unchanged ones cost nothing (no parsing, no
-embedding). New articles are first recorded as *pending*, so a run killed
-mid-way is found and completed by the next run; chunk ids are deterministic,
-so re-writing them is an upsert, never a duplicate.
+embedding). A new article's record is written before its chunks and its hash
+entry after them; a record without a hash entry is *pending*, so a run killed
+mid-way is found and completed by the next run, which keeps the chunks already
+written (chunk ids are deterministic) and writes the rest.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from indexing.chunking import Chunk, chunk_article
 from indexing.corpus import Article, CorpusError, Skipped, load_corpus
@@ -124,25 +124,31 @@ def _batched(items: Sequence[Article], size: int) -> Iterator[Sequence[Article]]
         yield items[lo : lo + size]
 
 
-def _embed(batch: list[Prepared], embedder: Embedder) -> list[ArticleVectors]:
-    # One embedding pass over the batch's unique texts: chunk texts and sentences.
+def _embed(batch: list[Prepared], embedder: Embedder) -> Callable[[], list[ArticleVectors]]:
+    """Queue one embedding pass over the batch's unique texts (chunk texts and
+    sentences); the returned function waits for it."""
     texts: dict[str, int] = {}
     for p in batch:
         for c in p.chunks:
             texts.setdefault(embed_text(p.article, c), len(texts))
         for s, e in p.sentences:
             texts.setdefault(p.article.text[s:e], len(texts))
-    vectors = embedder.embed(list(texts)) if texts else np.zeros((0, embedder.dimension), np.float32)
-    return [
-        ArticleVectors(
-            p.article,
-            p.chunks,
-            vectors[[texts[embed_text(p.article, c)] for c in p.chunks]],
-            p.sentences,
-            vectors[[texts[p.article.text[s:e]] for s, e in p.sentences]],
-        )
-        for p in batch
-    ]
+    collect = embedder.embed_async(list(texts))
+
+    def vectors() -> list[ArticleVectors]:
+        found = collect()
+        return [
+            ArticleVectors(
+                p.article,
+                p.chunks,
+                found[[texts[embed_text(p.article, c)] for c in p.chunks]],
+                p.sentences,
+                found[[texts[p.article.text[s:e]] for s, e in p.sentences]],
+            )
+            for p in batch
+        ]
+
+    return vectors
 
 
 def _parse_ahead(todo: Sequence[Article], settings: Settings, out: queue.SimpleQueue, stop: threading.Event) -> None:
@@ -188,13 +194,13 @@ def _index(
 ) -> int:
     """Parse, embed and write ``todo``; return the number of texts embedded.
 
-    Three stages overlap, each on its own thread: spaCy parses ahead in small
-    batches, the embedder takes whatever is parsed (the batch grows to
-    EMBED_BATCH articles once the parser is ahead), and the previous batch is
-    written to Chroma meanwhile. spaCy, onnxruntime and Chroma release the GIL
-    for most of their work. spaCy's load is the one step nothing can overlap
-    with embedding, so it starts first; the embedding model loads and the new
-    articles are recorded as pending (before any of their chunks) meanwhile.
+    Three stages overlap on their own threads: spaCy parses ahead in small
+    batches; this thread queues whatever is parsed (up to EMBED_BATCH articles)
+    on the embedding workers, one core each; the writer stores the previous
+    batch. spaCy and onnxruntime release the GIL for most of their work; Chroma
+    holds it while it writes (docs/benchmarks.md §1). spaCy's load is the one
+    step nothing can overlap with embedding, so it starts first, and the
+    embedding model loads meanwhile.
     """
     replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
     resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
@@ -203,19 +209,30 @@ def _index(
     with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
         try:
             parser.submit(_parse_ahead, todo, settings, parsed, stop)
-            marked = writer.submit(store.mark_pending, [a for a in todo if a.doc_id not in states])
             embedder = get_embedder()
             embedder.bulk_session()
             calls_before = embedder.calls
-            marked.result()  # no chunk is written before its article's pending record
-            written, count = None, 0
-            for ready in _ready_batches(parsed):
-                items = _embed(ready, embedder)
+            queued: deque[tuple[int, Callable[[], list[ArticleVectors]]]] = deque()
+            written: Future | None = None
+            count = 0
+
+            def write_oldest() -> None:
+                nonlocal written, count
+                n, vectors = queued.popleft()
+                items = vectors()
                 if written is not None:
                     written.result()  # in order, and a failed write stops the run
                     progress.advance(count)
-                written = writer.submit(store.write_articles, items, replacing=replacing, resuming=resuming)
-                count = len(ready)
+                written, count = writer.submit(store.write_articles, items, replacing=replacing, resuming=resuming), n
+
+            for ready in _ready_batches(parsed):
+                queued.append((len(ready), _embed(ready, embedder)))
+                # The next batch is queued before this one is collected, so the embedding
+                # workers go on while this thread hands a batch to the writer.
+                if len(queued) > 1:
+                    write_oldest()
+            while queued:
+                write_oldest()
             if written is not None:
                 written.result()
                 progress.advance(count)

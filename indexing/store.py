@@ -302,7 +302,7 @@ class Store:
         return self.articles.count(), self.chunks.count()
 
     # -- writing ---------------------------------------------------------
-    def _article_meta(self, article: Article, *, chunks: int, pending: bool) -> dict[str, Any]:
+    def _article_meta(self, article: Article, *, chunks: int) -> dict[str, Any]:
         return _clean(
             {
                 "title": article.title,
@@ -311,19 +311,17 @@ class Store:
                 "content_hash": article.content_hash,
                 "chars": len(article.text),
                 "chunks": chunks,
-                "pending": pending,
             }
         )
 
-    def mark_pending(self, articles: Sequence[Article]) -> None:
-        """Record new articles before their chunks, so an interrupted write is found again."""
-        for sl in _batches(len(articles), self.max_batch):
-            part = articles[sl]
+    def _write_records(self, items: Sequence[ArticleVectors]) -> None:
+        for sl in _batches(len(items), self.max_batch):
+            part = items[sl]
             self.articles.upsert(
-                ids=[a.doc_id for a in part],
+                ids=[i.article.doc_id for i in part],
                 embeddings=[_NO_VECTOR] * len(part),
-                documents=[a.text for a in part],
-                metadatas=[self._article_meta(a, chunks=0, pending=True) for a in part],
+                documents=[i.article.text for i in part],
+                metadatas=[self._article_meta(i.article, chunks=len(i.chunks)) for i in part],
             )
 
     def _upsert(self, collection: Any, ids: list[str], vectors: np.ndarray, docs: list[str], metas: list[dict]) -> None:
@@ -382,17 +380,14 @@ class Store:
             keep = [k for k, i in enumerate(c_ids) if i not in have]
             c_ids, c_docs, c_metas = [c_ids[k] for k in keep], [c_docs[k] for k in keep], [c_metas[k] for k in keep]
             vectors = vectors[keep]
+        # A new article's record goes first: without its hash entry it reads as pending,
+        # so chunks written before a crash are found and completed by the next run. A
+        # replaced article keeps its old record until its new chunks are in place.
+        self._write_records([i for i in items if i.article.doc_id not in replacing])
         if c_ids:
             self._upsert(self.chunks, c_ids, vectors, c_docs, c_metas)
+        self._write_records([i for i in items if i.article.doc_id in replacing])
         records = [i.article for i in items]
-        for sl in _batches(len(records), self.max_batch):
-            part = items[sl]
-            self.articles.upsert(
-                ids=[i.article.doc_id for i in part],
-                embeddings=[_NO_VECTOR] * len(part),
-                documents=[i.article.text for i in part],
-                metadatas=[self._article_meta(i.article, chunks=len(i.chunks), pending=False) for i in part],
-            )
         done = [f"{a.content_hash}{a.doc_id}" for a in records]
         for sl in _batches(len(done), self.max_batch):
             self.hashes.upsert(ids=done[sl], embeddings=[_NO_VECTOR] * len(done[sl]), documents=[""] * len(done[sl]))

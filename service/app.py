@@ -95,7 +95,7 @@ class AppState:
             # Embedded Chroma is not process-safe: this process is the only writer.
             self._lock_file = acquire(self.settings.data_dir)
         store = Store(make_client(self.settings), self.settings.index_name())
-        embedder = Embedder(self.settings.embed_model, batch_size=self.settings.embed_batch_size)
+        embedder = Embedder(self.settings.embed_model, batch_size=self.settings.embed_batch_size).warm()
         self.engine = Engine(self.settings, store, embedder, llm=make_llm(self.settings))
         if store.articles.count() == 0 and index_on_start:
             self.building = True

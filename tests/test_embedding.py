@@ -27,8 +27,9 @@ def test_parallel_batches_match_serial_embedding_row_for_row() -> None:
     assert got.shape == (len(TEXTS), parallel.dimension)
     # Same model, one vs two intra-op threads: equal up to float rounding.
     assert np.all(np.sum(got * want, axis=1) > 0.9999)
-    # Rows follow the input order, whatever batch or worker embedded them.
-    alone = np.stack([serial.embed([t])[0] for t in TEXTS[:5]])
+    # Rows follow the input order, whatever batch or worker embedded them, and match the
+    # question session's vector of the same text.
+    alone = np.stack([serial.embed_query(t) for t in TEXTS[:5]])
     assert np.all(np.sum(got[:5] * alone, axis=1) > 0.999)
     assert sum(seen) == len(TEXTS) == parallel.calls
     assert len(seen) == -(-len(TEXTS) // 4)  # one progress step per batch
