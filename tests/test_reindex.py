@@ -219,3 +219,59 @@ def test_server_unreachable_is_a_clear_error(tmp_path):
 
     res = run_cli("index", env={"CITEQA_CHROMA_HOST": "127.0.0.1", "CITEQA_CHROMA_PORT": str(free_port())})
     assert res.returncode != 0 and "Chroma server" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_write_order_keeps_an_interrupted_write_findable(make_settings, tmp_path, embedder):
+    """A new article's record goes before its chunks (with no hash entry yet it reads as pending,
+    so chunks of an interrupted write are found again); a replaced article keeps its old record
+    until its new chunks are in; hash entries, which mark an article complete, come last."""
+    corpus = copy_seeds(tmp_path / "corpus")
+    settings = make_settings(corpus_dir=corpus)
+    store = open_store(settings)
+    reindex(settings, store=store, get_embedder=lambda: embedder)
+    edited = corpus / "us-ukraine-weapons-production-pact.txt"
+    edited.write_text(edited.read_text() + "\n\nA closing paragraph was added on Friday.\n")
+    (corpus / "brief.txt").write_text("Brief\n\nThe city council approved the new budget on Monday.\n")
+
+    calls: list[tuple[str, set[str]]] = []
+    for name in ("articles", "chunks", "hashes"):
+        collection = getattr(store, name)
+
+        def spy(*args, _real=collection.upsert, _name=name, **kw):
+            calls.append((_name, set(kw["ids"])))
+            return _real(*args, **kw)
+
+        collection.upsert = spy
+    result = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert (result.added, result.updated) == (1, 1)
+    order = [name for name, _ in calls]
+    assert order == ["articles", "chunks", "articles", "hashes"], calls
+    assert calls[0][1] == {"brief.txt"} and calls[2][1] == {edited.name}
+    assert all(not s.pending for s in store.article_states().values())
+
+
+def test_a_failed_parse_stops_the_run_and_the_next_run_completes_it(make_settings, tmp_path, embedder, monkeypatch):
+    """An error on the parse thread reaches the caller (no hang, no silent gap); the next run
+    indexes what the failed one left out."""
+    import indexing.reindex as module
+
+    corpus = _big_corpus(tmp_path / "corpus", n=40)  # three parse batches
+    settings = make_settings(corpus_dir=corpus)
+    store = open_store(settings)
+    real, batches = module.prepare, []
+
+    def failing(articles, settings):
+        batches.append(len(articles))
+        if len(batches) == 2:
+            raise RuntimeError("spaCy failed on this batch")
+        return real(articles, settings)
+
+    monkeypatch.setattr(module, "prepare", failing)
+    with pytest.raises(RuntimeError, match="spaCy failed"):
+        reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert batches == [module.PARSE_BATCH, module.PARSE_BATCH]  # the parser stopped at the error
+    assert store.counts()[0] < 40
+    monkeypatch.undo()
+    again = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert again.added + again.unchanged == 40
+    _check_complete(settings, corpus)
