@@ -145,8 +145,8 @@ class Embedder:
         """Queue ``texts`` on the worker threads; the returned function waits for their vectors.
 
         Length-sorted batches (less padding) run side by side, one per worker, on
-        ``bulk_session``. Calls queue behind earlier ones, so the workers go straight
-        on to the next texts while the caller handles these; rows follow ``texts``."""
+        ``bulk_session``. Calls queue behind earlier ones, so the workers go straight on to the next
+        texts while the caller handles these; rows follow ``texts``."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
         session, pool = self.bulk_session(), self._workers()
@@ -164,6 +164,14 @@ class Embedder:
     def embed(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Vectors for ``texts`` (``embed_async``, waited for); rows follow ``texts``."""
         return self.embed_async(texts, progress=progress)()
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """One batch at once on the question session, every core on it: for callers
+        that embed batch by batch (a LlamaIndex pipeline), where ``embed`` would give
+        each batch one worker's single thread."""
+        vectors = self._encode(list(texts), self.session)
+        self._count(len(texts), None)
+        return vectors
 
     def _count(self, n: int, progress: Callable[[int], None] | None) -> None:
         with self._lock:
@@ -204,9 +212,9 @@ def as_llama_index(embedder: Embedder) -> Any:
             return self._get_query_embedding(query)
 
         def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed([text])[0].tolist()
+            return self._embedder.embed_batch([text])[0].tolist()
 
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed(texts).tolist()
+            return self._embedder.embed_batch(texts).tolist()
 
     return CiteqaEmbedding(embedder)
