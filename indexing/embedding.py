@@ -145,8 +145,8 @@ class Embedder:
         """Queue ``texts`` on the worker threads; the returned function waits for their vectors.
 
         Length-sorted batches (less padding) run side by side, one per worker, on
-        ``bulk_session``. Calls queue behind earlier ones, so the workers go straight on to the next
-        texts while the caller handles these; rows follow ``texts``."""
+        ``bulk_session``. Calls queue behind earlier ones, so the workers go straight
+        on to the next texts while the caller handles these; rows follow ``texts``."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
         session, pool = self.bulk_session(), self._workers()
