@@ -139,6 +139,14 @@ class Embedder:
                     self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed")
         return self._pool
 
+    def cancel(self) -> None:
+        """Drop the batches no worker has started (a run that failed or was interrupted
+        stops within one batch, not after everything it had queued)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def embed_async(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> Callable[[], np.ndarray]:

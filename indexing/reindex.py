@@ -206,6 +206,7 @@ def _index(
     resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
     parsed: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
+    embedder: Embedder | None = None
     with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
         try:
             parser.submit(_parse_ahead, todo, settings, parsed, stop)
@@ -236,9 +237,13 @@ def _index(
             if written is not None:
                 written.result()
                 progress.advance(count)
+        except BaseException:
+            if embedder is not None:
+                embedder.cancel()
+            raise
         finally:
             stop.set()  # an error here stops the parser at its next batch
-    return embedder.calls - calls_before
+    return embedder.calls - calls_before if embedder else 0
 
 
 def reindex(

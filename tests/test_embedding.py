@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
+
 import numpy as np
+import pytest
 
 from indexing.embedding import Embedder
 
@@ -35,3 +38,14 @@ def test_parallel_batches_match_serial_embedding_row_for_row() -> None:
     assert np.all(np.sum(parallel.embed_batch(TEXTS[:4]) * got[:4], axis=1) > 0.9999)
     assert sum(seen) == len(TEXTS) == parallel.calls - 4
     assert len(seen) == -(-len(TEXTS) // 4)  # one progress step per batch
+
+
+def test_cancel_drops_queued_batches_and_the_embedder_goes_on() -> None:
+    embedder = Embedder(batch_size=1, workers=1)
+    collect = embedder.embed_async(TEXTS)  # one text per batch, one worker: most are still queued
+    embedder.cancel()
+    with pytest.raises(CancelledError):
+        collect()
+    assert embedder.calls < len(TEXTS)
+    again = embedder.embed(TEXTS[:3])  # a fresh pool after a cancel
+    assert again.shape == (3, embedder.dimension) and np.allclose(np.linalg.norm(again, axis=1), 1, atol=1e-5)
