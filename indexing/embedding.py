@@ -57,6 +57,12 @@ class Embedder:
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.tokenizer.enable_truncation(self.spec.max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+        # Bulk embedding tokenizes everything first and sorts by token count, so the
+        # batches it pads are of near-equal length (sorting by characters padded 29 %
+        # of the RGB snippets' tokens, by tokens 1 %).
+        self._unpadded = Tokenizer.from_file(tokenizer_path)
+        self._unpadded.enable_truncation(self.spec.max_tokens)
+        self._unpadded.no_padding()  # tokenizer.json pads to 128 unless told otherwise
         self.batch_size = batch_size
         self.workers = workers or len(os.sched_getaffinity(0))
         # Two sessions, each made on first use (≈ 0.2–0.5 s and ≈ 100 MiB): `citeqa
@@ -123,6 +129,19 @@ class Embedder:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return self._run(ids, mask, session)
+
+    def _encode_tokens(self, tokens: Sequence[list[int]], session: Any) -> np.ndarray:
+        """Token id lists padded to the longest, then run."""
+        width = max(len(t) for t in tokens)
+        ids = np.zeros((len(tokens), width), dtype=np.int64)
+        mask = np.zeros((len(tokens), width), dtype=np.int64)
+        for row, t in enumerate(tokens):
+            ids[row, : len(t)] = t
+            mask[row, : len(t)] = 1
+        return self._run(ids, mask, session)
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray, session: Any) -> np.ndarray:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -152,13 +171,14 @@ class Embedder:
     ) -> Callable[[], np.ndarray]:
         """Queue ``texts`` on the worker threads; the returned function waits for their vectors.
 
-        Length-sorted batches (less padding) run side by side, one per worker, on
+        Batches sorted by token count (least padding) run side by side, one per worker, on
         ``bulk_session``. Calls queue behind earlier ones, so the workers go straight
         on to the next texts while the caller handles these; rows follow ``texts``."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        tokens = [e.ids for e in self._unpadded.encode_batch(list(texts))] if texts else []
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
         groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
         session, pool = self.bulk_session(), self._workers()
-        futures = [pool.submit(self._encode, [texts[i] for i in idx], session) for idx in groups]
+        futures = [pool.submit(self._encode_tokens, [tokens[i] for i in idx], session) for idx in groups]
 
         def collect() -> np.ndarray:
             out = np.zeros((len(texts), self.dimension), dtype=np.float32)
