@@ -58,8 +58,8 @@ class Embedder:
         self.tokenizer.enable_truncation(self.spec.max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
         # Bulk embedding tokenizes everything first and sorts by token count, so the
-        # batches it pads are of near-equal length (sorting by characters padded 29 %
-        # of the RGB snippets' tokens, by tokens 1 %).
+        # batches it pads are of near-equal length (on the RGB snippets, sorting by
+        # characters padded 1.29 tokens per real one, sorting by tokens 1.01).
         self._unpadded = Tokenizer.from_file(tokenizer_path)
         self._unpadded.enable_truncation(self.spec.max_tokens)
         self._unpadded.no_padding()  # tokenizer.json pads to 128 unless told otherwise
