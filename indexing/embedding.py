@@ -91,14 +91,18 @@ class Embedder:
         self._inputs = {i.name for i in session.get_inputs()}
         return session
 
+    def _once(self, attr: str, make: Callable[[], Any]) -> Any:
+        """``self.<attr>``, made by ``make`` on first use (once, whatever the threads)."""
+        if getattr(self, attr) is None:
+            with self._lock:
+                if getattr(self, attr) is None:
+                    setattr(self, attr, make())
+        return getattr(self, attr)
+
     @property
     def session(self) -> Any:
         """The session questions run on: every core on one short inference."""
-        if self._query is None:
-            with self._lock:
-                if self._query is None:
-                    self._query = self._new_session(single_thread=False)
-        return self._query
+        return self._once("_query", lambda: self._new_session(single_thread=False))
 
     def bulk_session(self) -> Any:
         """The session ``embed`` runs on, one batch per worker thread at a time.
@@ -106,11 +110,7 @@ class Embedder:
         One intra-op thread, so each worker is one core: beside spaCy's parse thread
         a 2-thread pool spent ≈ 2 of its 16 CPU-seconds on the RGB corpus waiting at
         its barriers for the core the parser had (docs/benchmarks.md §1)."""
-        if self._bulk is None:
-            with self._lock:
-                if self._bulk is None:
-                    self._bulk = self._new_session(single_thread=True)
-        return self._bulk
+        return self._once("_bulk", lambda: self._new_session(single_thread=True))
 
     def warm(self) -> Embedder:
         """Make the question session now (a server's start) rather than in the first request."""
@@ -152,11 +152,7 @@ class Embedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
     def _workers(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed")
-        return self._pool
+        return self._once("_pool", lambda: ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed"))
 
     def cancel(self) -> None:
         """Drop the batches no worker has started (a run that failed or was interrupted
@@ -216,8 +212,7 @@ class Embedder:
         /ask with 8 clients 65 → 78 req/s at 20k chunks). A second single-threaded
         session for overflow measured 83 req/s for ≈ 100 MiB more: not kept."""
         vector = self._encode([text], self.session)[0]
-        with self._lock:
-            self.calls += 1
+        self._count(1, None)
         return vector
 
 

@@ -331,10 +331,13 @@ class Store:
     def write_articles(
         self, items: Sequence[ArticleVectors], *, replacing: dict[str, str], resuming: frozenset[str] = frozenset()
     ) -> None:
-        """Upsert the chunks of many articles, then their records, then drop stale chunks.
+        """Upsert the records of new articles, the chunks, the records of replaced
+        articles, then the hash entries; then drop stale chunks.
 
-        Records are written after the chunks, so a reader that checks chunk
-        hashes against the record never sees a half-written version. Only
+        A new article's record without its hash entry reads as pending, so an
+        interrupted write is found again; a replaced article's record follows its
+        chunks, so a reader that checks chunk hashes against the record never sees
+        a half-written version. Only
         articles in ``replacing`` (doc_id -> the hash it was indexed under) can
         have stale chunks to delete. One upsert per collection per call: Chroma
         commits per call, so per-article writes would cost more than embedding.
