@@ -3,17 +3,45 @@
 Every positive and negative snippet becomes its own article (one corpus, all
 questions together); a question's evidence is its positive snippets. The file
 is read from ``../shared/benchmarks/rgb-en-fact/dev.jsonl`` at run time and
-never copied into the repository.
+never copied into the repository: beside this checkout, or, for a clone made
+elsewhere (``git clone . $(mktemp -d)``, as CI does), beside the local
+repository it was cloned from. ``CITEQA_RGB_DEV`` names the file outright.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 from eval.golden import Evidence, GoldenRow
 
-RGB_DEV = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "rgb-en-fact" / "dev.jsonl"
+_SHARED_DEV = Path("shared") / "benchmarks" / "rgb-en-fact" / "dev.jsonl"
+
+
+def _find_rgb_dev() -> Path:
+    if os.environ.get("CITEQA_RGB_DEV"):
+        return Path(os.environ["CITEQA_RGB_DEV"])
+    root = Path(__file__).resolve().parents[1]
+    beside = root.parent / _SHARED_DEV
+    if beside.is_file():
+        return beside
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin and Path(origin).is_dir() and (Path(origin).resolve().parent / _SHARED_DEV).is_file():
+        return Path(origin).resolve().parent / _SHARED_DEV
+    return beside  # missing: callers say where it was looked for
+
+
+RGB_DEV = _find_rgb_dev()
 
 
 def load_rgb(path: Path = RGB_DEV) -> tuple[list[dict], list[GoldenRow]]:
