@@ -94,14 +94,21 @@ def index(
     """Bring the index in step with the corpus: add new, re-embed changed, remove deleted articles."""
     from indexing.corpus import CorpusError
     from indexing.locking import IndexLocked
+    from indexing.parsing import ParseError
+    from indexing.parsing import shared as shared_parser
     from indexing.wiring import open_index_for_writing
 
     settings = _settings(corpus_dir=corpus)
+    # spaCy loads in its own process while this one imports Chroma and onnxruntime;
+    # a run with nothing to parse kills it unused.
+    parser = shared_parser().start()
     try:
         with open_index_for_writing(settings) as (store, get_embedder):
             from indexing.reindex import reindex
 
-            result = reindex(settings, store=store, get_embedder=get_embedder, rebuild=rebuild, progress=_Bar())
+            result = reindex(
+                settings, store=store, get_embedder=get_embedder, rebuild=rebuild, progress=_Bar(), parser=parser
+            )
             _print_skipped(result.skipped)
             if prune:
                 for name in store.prune():
@@ -109,8 +116,12 @@ def index(
     except (CorpusError, IndexLocked) as exc:
         _print_skipped(getattr(exc, "skipped", []))
         raise _fail(str(exc)) from None
+    except ParseError as exc:
+        raise _fail(f"{exc}; the index stays queryable and the next run completes it") from None
     except KeyboardInterrupt:
         raise _fail("interrupted; the index stays queryable and the next run completes it", 130) from None
+    finally:
+        parser.close()
     print(result.summary())
 
 

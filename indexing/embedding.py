@@ -73,6 +73,8 @@ class Embedder:
         self._inputs: set[str] = set()
         self.calls = 0
         self._lock = threading.Lock()
+        self._backlog = 0  # bulk batches queued that no worker has started
+        self._started = threading.Condition()
 
     def _new_session(self, *, single_thread: bool) -> Any:
         import onnxruntime as ort
@@ -161,6 +163,24 @@ class Embedder:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        with self._started:
+            self._backlog = 0
+            self._started.notify_all()
+
+    def wait_for_backlog(self, batches: int) -> None:
+        """Block until at most ``batches`` queued bulk batches wait for a worker.
+
+        A caller that streams texts in waits here before it queues more, so each call
+        gathers what arrived meanwhile: the more texts one call sorts by token count,
+        the less its batches pad (docs/benchmarks.md §1)."""
+        with self._started:
+            self._started.wait_for(lambda: self._backlog <= batches)
+
+    def _start_batch(self, tokens: Sequence[list[int]], session: Any) -> np.ndarray:
+        with self._started:
+            self._backlog -= 1
+            self._started.notify_all()
+        return self._encode_tokens(tokens, session)
 
     def embed_async(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
@@ -174,7 +194,9 @@ class Embedder:
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
         groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
         session, pool = self.bulk_session(), self._workers()
-        futures = [pool.submit(self._encode_tokens, [tokens[i] for i in idx], session) for idx in groups]
+        with self._started:
+            self._backlog += len(groups)
+        futures = [pool.submit(self._start_batch, [tokens[i] for i in idx], session) for idx in groups]
 
         def collect() -> np.ndarray:
             out = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -5,7 +5,7 @@ that the conference was held in Moscow") reads to the extractive reader like
 any sentence that matches the question, and to an LLM like an order. Such
 sentences stay in the article text (offsets never change, GET /documents shows
 them) but never become part of a chunk, so they are never embedded, retrieved,
-quoted or handed to an LLM: ``reindex.prepare`` cuts chunks around them.
+quoted or handed to an LLM: ``parsing.prepare`` cuts chunks around them.
 
 The patterns are narrow on purpose: phrasings that address a model (orders
 about instructions, answers, roles and prompts), not the verbs a news article

@@ -10,28 +10,26 @@ written (chunk ids are deterministic) and writes the rest.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexing.chunking import Chunk, chunk_article
+from indexing import parsing
+from indexing.chunking import Chunk
 from indexing.corpus import Article, CorpusError, Skipped, load_corpus
 from indexing.embedding import Embedder
-from indexing.injection import is_injection
-from indexing.nlp import Annotation, annotate
+from indexing.parsing import ParseProcess, Prepared
 from indexing.settings import Settings
 from indexing.store import ArticleState, ArticleVectors, Store
 
-log = logging.getLogger(__name__)
-
-PARSE_BATCH = 16  # articles per spaCy call: small, so embedding starts soon after spaCy loads
-EMBED_BATCH = 64  # at most this many articles embedded, then written, together
+EMBED_BATCH = 256  # at most this many articles embedded, then written, together
+LAST_BATCH = 16  # articles left for the last batch, whose write nothing overlaps
 
 
 @dataclass
@@ -54,15 +52,6 @@ class ReindexResult:
         )
 
 
-@dataclass
-class Prepared:
-    """One article parsed and chunked, ready to embed."""
-
-    article: Article
-    chunks: list[Chunk]
-    sentences: list[tuple[int, int]]
-
-
 class Progress:
     """Receives progress events; the CLI renders them as a bar."""
 
@@ -81,47 +70,6 @@ def embed_text(article: Article, chunk: Chunk) -> str:
     if article.title and not chunk.text.startswith(article.title):
         return f"{article.title}\n{chunk.text}"
     return chunk.text
-
-
-def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
-    """The annotation cut into runs of consecutive sentences, leaving out those that
-    address an AI model (``indexing.injection``): chunks never span one."""
-    runs: list[list[tuple[int, int]]] = [[]]
-    for s, e in annotation.sentences:
-        if is_injection(text[s:e]):
-            log.warning("not indexing a sentence that addresses an AI model: %r", text[s:e][:120])
-            runs.append([])
-        else:
-            runs[-1].append((s, e))
-    if len(runs) == 1:
-        return [annotation]
-    return [
-        Annotation(sentences=run, entities=[x for x in annotation.entities if run[0][0] <= x[0] and x[1] <= run[-1][1]])
-        for run in runs
-        if run
-    ]
-
-
-def prepare(articles: Sequence[Article], settings: Settings) -> list[Prepared]:
-    """Parse (sentences, entities) and chunk a batch of articles."""
-    annotations = annotate([a.text for a in articles])
-    out = []
-    for article, ann in zip(articles, annotations, strict=True):
-        chunks = [
-            chunk
-            for run in without_injection(article.text, ann)
-            for chunk in chunk_article(
-                article, run, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-            )
-        ]
-        sentences = sorted({s for c in chunks for s in c.sentences})
-        out.append(Prepared(article, chunks, sentences))
-    return out
-
-
-def _batched(items: Sequence[Article], size: int) -> Iterator[Sequence[Article]]:
-    for lo in range(0, len(items), size):
-        yield items[lo : lo + size]
 
 
 def _embed(batch: list[Prepared], embedder: Embedder) -> Callable[[], list[ArticleVectors]]:
@@ -151,37 +99,50 @@ def _embed(batch: list[Prepared], embedder: Embedder) -> Callable[[], list[Artic
     return vectors
 
 
-def _parse_ahead(todo: Sequence[Article], settings: Settings, out: queue.SimpleQueue, stop: threading.Event) -> None:
-    """Parse ``todo`` in small batches onto ``out``; then None, or the exception."""
+def _parse_ahead(
+    todo: Sequence[Article], settings: Settings, parser: ParseProcess, out: queue.SimpleQueue, stop: threading.Event
+) -> None:
+    """Put the parse process's batches of ``todo`` on ``out``; then None, or the exception."""
     try:
-        for batch in _batched(todo, PARSE_BATCH):
-            if stop.is_set():
-                return
-            out.put(prepare(batch, settings))
+        with closing(parser.parse(todo, settings)) as batches:
+            for batch in batches:
+                if stop.is_set():
+                    return  # closing the iteration early kills the child
+                out.put(batch)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         out.put(exc)
     else:
         out.put(None)
 
 
-def _ready_batches(parsed: queue.SimpleQueue) -> Iterator[list[Prepared]]:
-    """Wait for one parsed batch, then take whatever else is ready (up to EMBED_BATCH articles)."""
-    done = False
-    while not done:
-        ready: list[Prepared] = []
-        while len(ready) < EMBED_BATCH:
+def _ready_batches(parsed: queue.SimpleQueue, embedder: Embedder, total: int) -> Iterator[list[Prepared]]:
+    """Batches of parsed articles to embed, each taken when the embedding workers are
+    about to run dry, so it holds everything that was parsed meanwhile (up to
+    EMBED_BATCH): the more texts one batch sorts by token count, the less it pads.
+    The last LAST_BATCH articles go alone, so the write after the last embedding is short."""
+    waiting: list[Prepared] = []
+    taken, done = 0, False
+    while taken < total:
+        embedder.wait_for_backlog(0)
+        while not done:
             try:
-                item = parsed.get(block=not ready)
+                item = parsed.get(block=not waiting)
             except queue.Empty:
                 break
             if isinstance(item, BaseException):
                 raise item
             if item is None:
                 done = True
-                break
-            ready.extend(item)
-        if ready:
-            yield ready
+            else:
+                waiting.extend(item)
+        n = min(len(waiting), EMBED_BATCH)
+        if done and LAST_BATCH < total - taken <= n + LAST_BATCH:
+            n = total - taken - LAST_BATCH
+        if not n:
+            return  # the parse ended short (never expected): no empty batches
+        batch, waiting = waiting[:n], waiting[n:]
+        taken += n
+        yield batch
 
 
 def _index(
@@ -190,59 +151,57 @@ def _index(
     settings: Settings,
     store: Store,
     get_embedder: Callable[[], Embedder],
+    parser: ParseProcess,
     progress: Progress,
 ) -> int:
     """Parse, embed and write ``todo``; return the number of texts embedded.
 
-    Three stages overlap on their own threads: spaCy parses ahead in small
-    batches; this thread queues whatever is parsed (up to EMBED_BATCH articles)
-    on the embedding workers, one core each; the writer stores the previous
-    batch. spaCy and onnxruntime release the GIL for most of their work; Chroma
-    holds it while it writes (docs/benchmarks.md §1). spaCy's load is the one
-    step nothing can overlap with embedding, so it starts first, and the
-    embedding model loads meanwhile.
+    Three stages overlap: the parse process (``indexing.parsing``) parses ahead
+    in small batches; this thread queues what is parsed on the embedding
+    workers, one core each, whenever they are about to run dry; the writer
+    thread waits for each batch's vectors in turn and stores them. onnxruntime
+    releases the GIL while it runs; Chroma holds it while it writes, and spaCy,
+    being in its own process, never waits for it (docs/benchmarks.md §1).
+    spaCy's load is the one step nothing can overlap with embedding, so
+    ``citeqa index`` starts the parse process first thing.
     """
     replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
     resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
     parsed: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
     embedder: Embedder | None = None
-    with ThreadPoolExecutor(1, "citeqa-parse") as parser, ThreadPoolExecutor(1, "citeqa-write") as writer:
+
+    def write(n: int, vectors: Callable[[], list[ArticleVectors]]) -> None:
+        if stop.is_set():
+            return  # an earlier write failed, or the run was interrupted
         try:
-            parser.submit(_parse_ahead, todo, settings, parsed, stop)
+            store.write_articles(vectors(), replacing=replacing, resuming=resuming)
+        except BaseException:
+            stop.set()
+            raise
+        progress.advance(n)
+
+    with ThreadPoolExecutor(1, "citeqa-parse") as reader, ThreadPoolExecutor(1, "citeqa-write") as writer:
+        try:
+            reader.submit(_parse_ahead, todo, settings, parser, parsed, stop)
             embedder = get_embedder()
             embedder.bulk_session()
             calls_before = embedder.calls
-            queued: deque[tuple[int, Callable[[], list[ArticleVectors]]]] = deque()
-            written: Future | None = None
-            count = 0
-
-            def write_oldest() -> None:
-                nonlocal written, count
-                n, vectors = queued.popleft()
-                items = vectors()
-                if written is not None:
-                    written.result()  # in order, and a failed write stops the run
-                    progress.advance(count)
-                written, count = writer.submit(store.write_articles, items, replacing=replacing, resuming=resuming), n
-
-            for ready in _ready_batches(parsed):
-                queued.append((len(ready), _embed(ready, embedder)))
-                # The next batch is queued before this one is collected, so the embedding
-                # workers go on while this thread hands a batch to the writer.
-                if len(queued) > 1:
-                    write_oldest()
-            while queued:
-                write_oldest()
-            if written is not None:
-                written.result()
-                progress.advance(count)
+            writes: deque[Future] = deque()
+            for ready in _ready_batches(parsed, embedder, len(todo)):
+                writes.append(writer.submit(write, len(ready), _embed(ready, embedder)))
+                while writes and writes[0].done():
+                    writes.popleft().result()  # a failed write stops the run here
+            for done in writes:
+                done.result()
         except BaseException:
+            stop.set()  # the parse reader and the queued writes stop
             if embedder is not None:
                 embedder.cancel()
+            parser.close()  # mid-job (or still loading spaCy): a new run starts a new one
             raise
         finally:
-            stop.set()  # an error here stops the parser at its next batch
+            stop.set()
     return embedder.calls - calls_before if embedder else 0
 
 
@@ -254,6 +213,7 @@ def reindex(
     corpus_dir: Path | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
+    parser: ParseProcess | None = None,
 ) -> ReindexResult:
     """Make the index match the corpus directory; return the counts.
 
@@ -292,7 +252,7 @@ def reindex(
         progress = progress or Progress()
         progress.start(len(todo))
         try:
-            result.embedded = _index(todo, states, settings, store, get_embedder, progress)
+            result.embedded = _index(todo, states, settings, store, get_embedder, parser or parsing.shared(), progress)
         finally:
             progress.stop()
     if result.added or result.updated or result.removed:

@@ -16,7 +16,8 @@ import pytest
 
 from indexing.corpus import CorpusError, load_corpus
 from indexing.locking import acquire
-from indexing.reindex import prepare, reindex
+from indexing.parsing import prepare
+from indexing.reindex import reindex
 from indexing.settings import Settings
 from indexing.store import decode_vectors
 from tests.conftest import CITEQA, ROOT, SEEDS, copy_seeds, open_store, run_cli
@@ -250,28 +251,30 @@ def test_write_order_keeps_an_interrupted_write_findable(make_settings, tmp_path
     assert all(not s.pending for s in store.article_states().values())
 
 
-def test_a_failed_parse_stops_the_run_and_the_next_run_completes_it(make_settings, tmp_path, embedder, monkeypatch):
-    """An error on the parse thread reaches the caller (no hang, no silent gap); the next run
-    indexes what the failed one left out."""
-    import indexing.reindex as module
+def test_a_dead_parse_process_stops_the_run_and_the_next_run_completes_it(make_settings, tmp_path, embedder):
+    """The parse process killed mid-run (as the OOM killer would): the run stops with a
+    ParseError (no hang, no silent gap) and the next run, on a new process, indexes the rest."""
+    from indexing.parsing import ParseError, ParseProcess
 
-    corpus = _big_corpus(tmp_path / "corpus", n=40)  # three parse batches
+    class DiesAfterOneBatch(ParseProcess):
+        def parse(self, articles, settings):
+            for i, batch in enumerate(super().parse(articles, settings)):
+                yield batch
+                if i == 0:
+                    os.kill(self.pid, signal.SIGKILL)
+
+    corpus = _big_corpus(tmp_path / "corpus", n=200)  # 13 parse batches: the child is mid-job when killed
     settings = make_settings(corpus_dir=corpus)
     store = open_store(settings)
-    real, batches = module.prepare, []
-
-    def failing(articles, settings):
-        batches.append(len(articles))
-        if len(batches) == 2:
-            raise RuntimeError("spaCy failed on this batch")
-        return real(articles, settings)
-
-    monkeypatch.setattr(module, "prepare", failing)
-    with pytest.raises(RuntimeError, match="spaCy failed"):
-        reindex(settings, store=store, get_embedder=lambda: embedder)
-    assert batches == [module.PARSE_BATCH, module.PARSE_BATCH]  # the parser stopped at the error
-    assert store.counts()[0] < 40
-    monkeypatch.undo()
-    again = reindex(settings, store=store, get_embedder=lambda: embedder)
-    assert again.added + again.unchanged == 40
+    parser = DiesAfterOneBatch()
+    with pytest.raises(ParseError, match=r"exited \(exit code -9\)"):
+        reindex(settings, store=store, get_embedder=lambda: embedder, parser=parser)
+    assert parser.pid is None  # the failed run closed it
+    assert store.counts()[0] < 200
+    fresh = ParseProcess()
+    try:
+        again = reindex(settings, store=store, get_embedder=lambda: embedder, parser=fresh)
+    finally:
+        fresh.close()
+    assert again.added + again.unchanged == 200 and again.added > 0
     _check_complete(settings, corpus)

@@ -27,7 +27,8 @@ from eval.bench.corpora import write_rgb_corpus
 from indexing.corpus import load_corpus
 from indexing.embedding import Embedder
 from indexing.nlp import annotate, load_pipeline
-from indexing.reindex import embed_text, prepare
+from indexing.parsing import prepare
+from indexing.reindex import embed_text
 from indexing.settings import Settings
 
 

@@ -45,7 +45,8 @@ from indexing.chunking import chunk_article
 from indexing.corpus import Article, load_corpus
 from indexing.embedding import Embedder
 from indexing.nlp import Annotation
-from indexing.reindex import prepare, reindex
+from indexing.parsing import prepare
+from indexing.reindex import reindex
 from indexing.settings import Settings
 from indexing.store import ArticleVectors, Store, make_client
 from indexing.wiring import embedder_factory

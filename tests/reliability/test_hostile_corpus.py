@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 
 from indexing.injection import is_injection
 from indexing.nlp import annotate
-from indexing.reindex import without_injection
+from indexing.parsing import without_injection
 from indexing.settings import Settings
 from service.app import create_app
 from tests.conftest import SEEDS, copy_seeds, open_store, run_cli
