@@ -20,6 +20,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from indexing import parsing
 from indexing.chunking import Chunk
 from indexing.corpus import Article, CorpusError, Skipped, load_corpus
@@ -67,24 +69,55 @@ class Progress:
 
 def embed_text(article: Article, chunk: Chunk) -> str:
     """What the chunk vector encodes: the title gives an excerpt its context."""
-    if article.title and not chunk.text.startswith(article.title):
-        return f"{article.title}\n{chunk.text}"
-    return chunk.text
+    return _titled(article.title, chunk.text)
 
 
-def _embed(batch: list[Prepared], embedder: Embedder) -> Callable[[], list[ArticleVectors]]:
+def _titled(title: str, text: str) -> str:
+    return f"{title}\n{text}" if title and not text.startswith(title) else text
+
+
+def _speculate(
+    todo: Sequence[Article], settings: Settings, embedder: Embedder, parsed: queue.SimpleQueue
+) -> dict[str, np.ndarray]:
+    """Vectors for the chunk texts short articles will most likely get, embedded while
+    spaCy is still loading in the parse process.
+
+    An article under ``chunk_size`` makes one chunk, its whole text (stripped); the
+    guess costs the core the parse process leaves idle meanwhile, one batch at a time
+    on one worker, and stops when the first parsed batch arrives. A vector is only
+    ever used for exactly the text it was made from (``_embed``), so a wrong guess
+    costs that idle time and nothing else (docs/benchmarks.md §1)."""
+    guesses = [_titled(a.title, a.text.strip()) for a in todo if len(a.text) <= settings.chunk_size * 3]
+    guesses = list(dict.fromkeys(guesses))
+    known: dict[str, np.ndarray] = {}
+    for lo in range(0, len(guesses), embedder.batch_size):
+        if not parsed.empty():
+            break
+        batch = guesses[lo : lo + embedder.batch_size]
+        known.update(zip(batch, embedder.embed(batch), strict=True))
+    return known
+
+
+def _embed(
+    batch: list[Prepared], embedder: Embedder, known: dict[str, np.ndarray]
+) -> Callable[[], list[ArticleVectors]]:
     """Queue one embedding pass over the batch's unique texts (chunk texts and
-    sentences); the returned function waits for it."""
+    sentences) but those in ``known`` (taken from it); the returned function waits for it."""
     texts: dict[str, int] = {}
     for p in batch:
         for c in p.chunks:
             texts.setdefault(embed_text(p.article, c), len(texts))
         for s, e in p.sentences:
             texts.setdefault(p.article.text[s:e], len(texts))
-    collect = embedder.embed_async(list(texts))
+    have = {t: known.pop(t) for t in texts if t in known}
+    new = [t for t in texts if t not in have]
+    collect = embedder.embed_async(new)
 
     def vectors() -> list[ArticleVectors]:
-        found = collect()
+        found = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+        found[[texts[t] for t in new]] = collect()
+        for t, vector in have.items():
+            found[texts[t]] = vector
         return [
             ArticleVectors(
                 p.article,
@@ -187,9 +220,10 @@ def _index(
             embedder = get_embedder()
             embedder.bulk_session()
             calls_before = embedder.calls
+            known = _speculate(todo, settings, embedder, parsed)
             writes: deque[Future] = deque()
             for ready in _ready_batches(parsed, embedder, len(todo)):
-                writes.append(writer.submit(write, len(ready), _embed(ready, embedder)))
+                writes.append(writer.submit(write, len(ready), _embed(ready, embedder, known)))
                 while writes and writes[0].done():
                     writes.popleft().result()  # a failed write stops the run here
             for done in writes:
