@@ -30,7 +30,7 @@ from indexing.parsing import ParseProcess, Prepared
 from indexing.settings import Settings
 from indexing.store import ArticleState, ArticleVectors, Store
 
-EMBED_BATCH = 256  # at most this many articles embedded, then written, together
+EMBED_BATCH = 512  # at most this many articles embedded, then written, together
 LAST_BATCH = 16  # articles left for the last batch, whose write nothing overlaps
 
 
@@ -88,7 +88,7 @@ def _speculate(
     ever used for exactly the text it was made from (``_embed``), so a wrong guess
     costs that idle time and nothing else (docs/benchmarks.md §1)."""
     guesses = [_titled(a.title, a.text.strip()) for a in todo if len(a.text) <= settings.chunk_size * 3]
-    guesses = list(dict.fromkeys(guesses))
+    guesses = sorted(dict.fromkeys(guesses), key=len)  # near-equal lengths pad less
     known: dict[str, np.ndarray] = {}
     for lo in range(0, len(guesses), embedder.batch_size):
         if not parsed.empty():
