@@ -82,7 +82,8 @@ def _speculate(
     """Vectors for the chunk texts short articles will most likely get, embedded while
     spaCy is still loading in the parse process.
 
-    An article under ``chunk_size`` makes one chunk, its whole text (stripped); the
+    An article under ``chunk_size × 3`` characters (well under ``chunk_size`` tokens)
+    makes one chunk, its whole text (stripped); the
     guess costs the core the parse process leaves idle meanwhile, one batch at a time
     on one worker, and stops when the first parsed batch arrives. A vector is only
     ever used for exactly the text it was made from (``_embed``), so a wrong guess
