@@ -1,3 +1,3 @@
-from citeqa.cli import main
+from citeqa.launch import main
 
 main()

@@ -25,13 +25,15 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexing.chunking import Chunk, chunk_article, encoding
 from indexing.corpus import Article
 from indexing.injection import is_injection
 from indexing.nlp import Annotation, annotate, load_pipeline
-from indexing.settings import Settings
+
+if TYPE_CHECKING:  # not imported at run time: the parse process starts faster without pydantic-settings
+    from indexing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,10 @@ def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
 
 def prepare(articles: Sequence[Article], settings: Settings) -> list[Prepared]:
     """Parse (sentences, entities) and chunk a batch of articles, in this process."""
+    return _prepare(articles, settings.chunk_size, settings.chunk_overlap)
+
+
+def _prepare(articles: Sequence[Article], chunk_size: int, chunk_overlap: int) -> list[Prepared]:
     annotations = annotate([a.text for a in articles])
     out = []
     for article, ann in zip(articles, annotations, strict=True):
@@ -79,9 +85,7 @@ def prepare(articles: Sequence[Article], settings: Settings) -> list[Prepared]:
         chunks = [
             chunk
             for run in runs
-            for chunk in chunk_article(
-                article, run, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-            )
+            for chunk in chunk_article(article, run, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         ]
         kept = {s for run in runs for s in run.sentences}
         dropped = [article.text[s:e] for s, e in ann.sentences if (s, e) not in kept]
@@ -101,19 +105,19 @@ class _Failed:
 def _serve(conn: Any) -> None:
     """The child: load the models, then parse each job it is sent, batch by batch.
 
-    A job is (articles, settings); the reply is one message per
+    A job is (articles, chunk_size, chunk_overlap); the reply is one message per
     PARSE_BATCH articles, then None (or a ``_Failed``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
     load_pipeline()
     encoding()
     while True:
         try:
-            articles, settings = conn.recv()
+            articles, chunk_size, chunk_overlap = conn.recv()
         except (EOFError, OSError):
             return  # the parent closed the pipe, or died
         try:
             for lo in range(0, len(articles), PARSE_BATCH):
-                batch = prepare(articles[lo : lo + PARSE_BATCH], settings)
+                batch = _prepare(articles[lo : lo + PARSE_BATCH], chunk_size, chunk_overlap)
                 conn.send([(p.chunks, p.sentences, p.dropped) for p in batch])
             conn.send(None)
         except (BrokenPipeError, EOFError):
@@ -176,7 +180,7 @@ class ParseProcess:
         self.start()
         conn, sent, finished = self._conn, 0, False
         try:
-            self._call(conn.send, (list(articles), settings))
+            self._call(conn.send, (list(articles), settings.chunk_size, settings.chunk_overlap))
             while (reply := self._call(conn.recv)) is not None:
                 if isinstance(reply, _Failed):
                     finished = True  # the child waits for the next job
