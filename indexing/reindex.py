@@ -170,7 +170,7 @@ def _ready_batches(parsed: queue.SimpleQueue, embedder: Embedder, total: int) ->
             else:
                 waiting.extend(item)
         n = min(len(waiting), EMBED_BATCH)
-        if done and LAST_BATCH < total - taken <= n + LAST_BATCH:
+        if LAST_BATCH < total - taken < n + LAST_BATCH:  # leave the last LAST_BATCH, parsed or not
             n = total - taken - LAST_BATCH
         if not n:
             return  # the parse ended short (never expected): no empty batches
