@@ -128,6 +128,7 @@ def check_server(settings: Settings) -> str:
 
 
 HASH_LEN = 32  # Article.content_hash is 32 hex characters
+CHUNK_UPSERT = 64  # chunk vectors per upsert call (see Store._upsert)
 
 
 def _all_ids(collection: Any) -> list[str]:
@@ -325,7 +326,11 @@ class Store:
             )
 
     def _upsert(self, collection: Any, ids: list[str], vectors: np.ndarray, docs: list[str], metas: list[dict]) -> None:
-        for sl in _batches(len(ids), self.max_batch):
+        # At most CHUNK_UPSERT vectors per call: with 170-chunk upserts, a `citeqa index`
+        # killed mid-write left a Chroma server with chunks its HNSW graph no longer
+        # reaches by their own vectors (2 of 5 crash suites); with 64, 0 of 3, as with
+        # session 4's 64-article batches (docs/reliability.md, failure 18).
+        for sl in _batches(len(ids), min(self.max_batch, CHUNK_UPSERT)):
             collection.upsert(ids=ids[sl], embeddings=vectors[sl], documents=docs[sl], metadatas=metas[sl])
 
     def write_articles(

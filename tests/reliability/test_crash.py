@@ -1,6 +1,6 @@
 """Crash consistency with kill -9 (SIGKILL: no handler, no cleanup).
 
-a. ``citeqa index`` over 100 RGB snippet articles is killed at a random moment
+a. ``citeqa index`` over 200 RGB snippet articles is killed at a random moment
    of its run, ``CITEQA_SOAK_TRIALS`` times (default 10) on the embedded store
    (a fresh data dir per trial) and as many times against a ``chroma run``
    server (the configuration's collections deleted before each trial). The
@@ -57,7 +57,7 @@ from service.lexical import LexicalIndex, fetch_rows
 from tests.conftest import CITEQA, ROOT, copy_seeds, open_store, run_cli
 from tests.test_server_mode import Serve
 
-ARTICLES = 100
+ARTICLES = 200  # enough batches that some kills land between two writes (indexing got faster)
 SUMMARY = re.compile(r"^added (\d+), updated (\d+), removed (\d+), unchanged (\d+) in (\d+\.\d\d) s$", re.M)
 # Server mode: a chunk size no other test uses gives these trials collections of their own.
 SERVER_CHUNK_SIZE = "97"
