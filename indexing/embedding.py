@@ -109,8 +109,8 @@ class Embedder:
     def bulk_session(self) -> Any:
         """The session ``embed`` runs on, one batch per worker thread at a time.
 
-        One intra-op thread, so each worker is one core: beside spaCy's parse thread
-        a 2-thread pool spent ≈ 2 of its 16 CPU-seconds on the RGB corpus waiting at
+        One intra-op thread, so each worker is one core: beside the spaCy parse (then a
+        thread, now a process) a 2-thread pool spent ≈ 2 of its 16 CPU-seconds on the RGB corpus waiting at
         its barriers for the core the parser had (docs/benchmarks.md §1)."""
         return self._once("_bulk", lambda: self._new_session(single_thread=True))
 

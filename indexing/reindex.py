@@ -104,12 +104,14 @@ def _embed(
 ) -> Callable[[], list[ArticleVectors]]:
     """Queue one embedding pass over the batch's unique texts (chunk texts and
     sentences) but those in ``known`` (taken from it); the returned function waits for it."""
-    texts: dict[str, int] = {}
-    for p in batch:
-        for c in p.chunks:
-            texts.setdefault(embed_text(p.article, c), len(texts))
-        for s, e in p.sentences:
-            texts.setdefault(p.article.text[s:e], len(texts))
+    texts: dict[str, int] = {}  # unique text -> its row
+    rows = [  # per article: its chunks' rows, its sentences' rows
+        (
+            [texts.setdefault(embed_text(p.article, c), len(texts)) for c in p.chunks],
+            [texts.setdefault(p.article.text[s:e], len(texts)) for s, e in p.sentences],
+        )
+        for p in batch
+    ]
     have = {t: known.pop(t) for t in texts if t in known}
     new = [t for t in texts if t not in have]
     collect = embedder.embed_async(new)
@@ -120,14 +122,8 @@ def _embed(
         for t, vector in have.items():
             found[texts[t]] = vector
         return [
-            ArticleVectors(
-                p.article,
-                p.chunks,
-                found[[texts[embed_text(p.article, c)] for c in p.chunks]],
-                p.sentences,
-                found[[texts[p.article.text[s:e]] for s, e in p.sentences]],
-            )
-            for p in batch
+            ArticleVectors(p.article, p.chunks, found[chunk_rows], p.sentences, found[sentence_rows])
+            for p, (chunk_rows, sentence_rows) in zip(batch, rows, strict=True)
         ]
 
     return vectors
