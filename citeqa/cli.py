@@ -93,6 +93,7 @@ def index(
 ) -> None:
     """Bring the index in step with the corpus: add new, re-embed changed, remove deleted articles."""
     from indexing.corpus import CorpusError
+    from indexing.embed_workers import EmbedError
     from indexing.locking import IndexLocked
     from indexing.parsing import ParseError
     from indexing.parsing import shared as shared_parser
@@ -116,7 +117,7 @@ def index(
     except (CorpusError, IndexLocked) as exc:
         _print_skipped(getattr(exc, "skipped", []))
         raise _fail(str(exc)) from None
-    except ParseError as exc:
+    except (ParseError, EmbedError) as exc:
         raise _fail(f"{exc}; the index stays queryable and the next run completes it") from None
     except KeyboardInterrupt:
         raise _fail("interrupted; the index stays queryable and the next run completes it", 130) from None

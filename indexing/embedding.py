@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
+
+from indexing import embed_workers
+from indexing.embed_workers import EmbedWorkers
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,95 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+# A batch's fixed cost in padded tokens' worth: one onnxruntime call on a single
+# thread costs ≈ 1.4 ms beside ≈ 0.29 ms a padded token (docs/benchmarks.md §1).
+GROUP_COST = 5.0
+
+
+def batches_by_length(lengths: Sequence[int], most: int) -> list[tuple[int, int]]:
+    """Cut ascending ``lengths`` into runs of at most ``most`` (as (start, stop)) that
+    minimise the padded tokens plus GROUP_COST a run: where lengths jump, a batch
+    ends early rather than pad its short texts to the next long one."""
+    n = len(lengths)
+    best = [0.0] + [float("inf")] * n
+    cut = [0] * (n + 1)
+    for stop in range(1, n + 1):
+        for start in range(max(0, stop - most), stop):
+            cost = best[start] + GROUP_COST + (stop - start) * lengths[stop - 1]
+            if cost < best[stop]:
+                best[stop], cut[stop] = cost, start
+    runs = []
+    while n:
+        runs.append((cut[n], n))
+        n = cut[n]
+    return runs[::-1]
+
+
+def new_session(model_path: str, *, single_thread: bool) -> Any:
+    """An onnxruntime session on the CPU: one intra-op thread, or every core."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if single_thread:
+        options.intra_op_num_threads = 1
+    else:
+        # The intra-op threads spin while one inference runs (fast for one question)
+        # but not after it: left spinning they burned the second core while the
+        # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
+        # needed (docs/benchmarks.md §5).
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+    return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+
+def encode_tokens(tokens: Sequence[list[int]], session: Any) -> np.ndarray:
+    """Vectors for token id lists, padded to the longest and run as one batch."""
+    width = max(len(t) for t in tokens)
+    ids = np.zeros((len(tokens), width), dtype=np.int64)
+    mask = np.zeros((len(tokens), width), dtype=np.int64)
+    for row, t in enumerate(tokens):
+        ids[row, : len(t)] = t
+        mask[row, : len(t)] = 1
+    return run(ids, mask, session)
+
+
+@cache
+def _input_names(session: Any) -> frozenset[str]:
+    return frozenset(i.name for i in session.get_inputs())
+
+
+def run(ids: np.ndarray, mask: np.ndarray, session: Any) -> np.ndarray:
+    """Mean-pooled, L2-normalised vectors of one padded batch."""
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in _input_names(session):
+        feeds["token_type_ids"] = np.zeros_like(ids)
+    hidden = session.run(None, feeds)[0]
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
+
+
+def bulk_worker_count() -> int:
+    """One embedding process per core this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def start_bulk_workers(model: str = DEFAULT_MODEL) -> EmbedWorkers:
+    """Start the embedding processes ``Embedder(model).embed`` will use, ahead of it."""
+    return embed_workers.shared(MODELS[model].load()[0], bulk_worker_count()).start()
+
+
 class Embedder:
     """Mean-pooled, L2-normalised sentence vectors from an ONNX BERT encoder.
 
     ``calls`` counts the texts embedded, so callers can prove a no-op did no work.
     """
 
-    def __init__(
-        self, model: str = "all-MiniLM-L6-v2-int8", *, batch_size: int = 64, workers: int | None = None
-    ) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 64, workers: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.spec = MODELS[model]
@@ -64,55 +147,28 @@ class Embedder:
         self._unpadded.enable_truncation(self.spec.max_tokens)
         self._unpadded.no_padding()  # tokenizer.json pads to 128 unless told otherwise
         self.batch_size = batch_size
-        self.workers = workers or len(os.sched_getaffinity(0))
-        # Two sessions, each made on first use (≈ 0.2–0.5 s and ≈ 100 MiB): `citeqa
-        # index` only needs the bulk one, a server that never reindexes only the other.
+        self.workers = workers or bulk_worker_count()
+        # Made on first use: the question session (≈ 0.2–0.5 s and ≈ 100 MiB) in this
+        # process, the bulk sessions in child processes (``indexing.embed_workers``).
+        # `citeqa index` only needs the children, a server that never reindexes only the session.
         self._query: Any = None
-        self._bulk: Any = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._inputs: set[str] = set()
         self.calls = 0
         self._lock = threading.Lock()
-        self._backlog = 0  # bulk batches queued that no worker has started
-        self._started = threading.Condition()
-
-    def _new_session(self, *, single_thread: bool) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if single_thread:
-            options.intra_op_num_threads = 1
-        else:
-            # The intra-op threads spin while one inference runs (fast for one question)
-            # but not after it: left spinning they burned the second core while the
-            # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
-            # needed (docs/benchmarks.md §5).
-            options.add_session_config_entry("session.force_spinning_stop", "1")
-        session = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in session.get_inputs()}
-        return session
-
-    def _once(self, attr: str, make: Callable[[], Any]) -> Any:
-        """``self.<attr>``, made by ``make`` on first use (once, whatever the threads)."""
-        if getattr(self, attr) is None:
-            with self._lock:
-                if getattr(self, attr) is None:
-                    setattr(self, attr, make())
-        return getattr(self, attr)
 
     @property
     def session(self) -> Any:
         """The session questions run on: every core on one short inference."""
-        return self._once("_query", lambda: self._new_session(single_thread=False))
+        if self._query is None:
+            with self._lock:
+                if self._query is None:
+                    self._query = new_session(self._model_path, single_thread=False)
+        return self._query
 
-    def bulk_session(self) -> Any:
-        """The session ``embed`` runs on, one batch per worker thread at a time.
-
-        One intra-op thread, so each worker is one core: beside the spaCy parse (then a
-        thread, now a process) a 2-thread pool spent ≈ 2 of its 16 CPU-seconds on the RGB corpus waiting at
-        its barriers for the core the parser had (docs/benchmarks.md §1)."""
-        return self._once("_bulk", lambda: self._new_session(single_thread=True))
+    def bulk_workers(self) -> EmbedWorkers:
+        """The child processes ``embed`` runs on, one single-threaded session each (started
+        now if they are not running): one core each, and no share in this process's GIL,
+        which Chroma's writes hold (``indexing.embed_workers``)."""
+        return embed_workers.shared(self._model_path, self.workers).start()
 
     def warm(self) -> Embedder:
         """Make the question session now (a server's start) rather than in the first request."""
@@ -131,72 +187,36 @@ class Embedder:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        return self._run(ids, mask, session)
-
-    def _encode_tokens(self, tokens: Sequence[list[int]], session: Any) -> np.ndarray:
-        """Token id lists padded to the longest, then run."""
-        width = max(len(t) for t in tokens)
-        ids = np.zeros((len(tokens), width), dtype=np.int64)
-        mask = np.zeros((len(tokens), width), dtype=np.int64)
-        for row, t in enumerate(tokens):
-            ids[row, : len(t)] = t
-            mask[row, : len(t)] = 1
-        return self._run(ids, mask, session)
-
-    def _run(self, ids: np.ndarray, mask: np.ndarray, session: Any) -> np.ndarray:
-        feeds = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
-            feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = session.run(None, feeds)[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-
-    def _workers(self) -> ThreadPoolExecutor:
-        return self._once("_pool", lambda: ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-embed"))
+        return run(ids, mask, session)
 
     def cancel(self) -> None:
-        """Drop the batches no worker has started (a run that failed or was interrupted
-        stops within one batch, not after everything it had queued)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        with self._started:
-            self._backlog = 0
-            self._started.notify_all()
+        """Drop the bulk batches no child has been sent (a run that failed or was
+        interrupted stops within a batch or two, not after everything it had queued)."""
+        embed_workers.shared(self._model_path, self.workers).cancel()
 
     def wait_for_backlog(self, batches: int) -> None:
-        """Block until at most ``batches`` queued bulk batches wait for a worker.
+        """Block until at most ``batches`` queued bulk batches wait for a child.
 
         A caller that streams texts in waits here before it queues more, so each call
         gathers what arrived meanwhile: the more texts one call sorts by token count,
         the less its batches pad (docs/benchmarks.md §1)."""
-        with self._started:
-            self._started.wait_for(lambda: self._backlog <= batches)
-
-    def _start_batch(self, tokens: Sequence[list[int]], session: Any) -> np.ndarray:
-        with self._started:
-            self._backlog -= 1
-            self._started.notify_all()
-        return self._encode_tokens(tokens, session)
+        self.bulk_workers().wait_for_backlog(batches)
 
     def embed_async(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> Callable[[], np.ndarray]:
-        """Queue ``texts`` on the worker threads; the returned function waits for their vectors.
+        """Queue ``texts`` on the child processes; the returned function waits for their vectors.
 
-        Batches sorted by token count (least padding) run side by side, one per worker, on
-        ``bulk_session``. Calls queue behind earlier ones, so the workers go straight
-        on to the next texts while the caller handles these; rows follow ``texts``."""
+        Texts are sorted by token count and cut into batches that pad little
+        (``batches_by_length``), which run side by side, one per child. Calls queue
+        behind earlier ones, so the children go straight on to the next texts while
+        the caller handles these; rows follow ``texts``. Raises ``EmbedError`` when a
+        child fails or dies."""
         tokens = [e.ids for e in self._unpadded.encode_batch(list(texts))] if texts else []
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
-        groups = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
-        session, pool = self.bulk_session(), self._workers()
-        with self._started:
-            self._backlog += len(groups)
-        futures = [pool.submit(self._start_batch, [tokens[i] for i in idx], session) for idx in groups]
+        groups = [order[lo:hi] for lo, hi in batches_by_length([len(tokens[i]) for i in order], self.batch_size)]
+        workers = self.bulk_workers()
+        futures = [workers.submit([tokens[i] for i in idx]) for idx in groups]
 
         def collect() -> np.ndarray:
             out = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -215,7 +215,7 @@ def _index(
         try:
             reader.submit(_parse_ahead, todo, settings, parser, parsed, stop)
             embedder = get_embedder()
-            embedder.bulk_session()
+            embedder.bulk_workers()
             calls_before = embedder.calls
             known = _speculate(todo, settings, embedder, parsed)
             writes: deque[Future] = deque()
