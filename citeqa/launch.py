@@ -15,7 +15,11 @@ def main() -> None:
         shared().start()  # `index` closes it; a bad option or --help exits, which kills it
         from indexing.embedding import start_bulk_workers
 
-        start_bulk_workers()  # for the default model; an index configured with another starts its own
+        # One embedding process now, for the guesses embedded while spaCy loads; the
+        # other starts with the run: four interpreters loading at once delayed spaCy's
+        # load, and with it the whole run (docs/benchmarks.md §1). For the default
+        # model; an index configured with another starts its own.
+        start_bulk_workers(count=1)
     from citeqa.cli import main as cli_main
 
     cli_main()

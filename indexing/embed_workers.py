@@ -101,13 +101,13 @@ class EmbedWorkers:
     def pids(self) -> list[int]:
         return [c.proc.pid for c in self._children]
 
-    def start(self) -> EmbedWorkers:
-        """Start the children (each loads the model at once) unless they run already."""
+    def start(self, count: int | None = None) -> EmbedWorkers:
+        """Start children (each loads the model at once) until ``count`` (all ``workers``) run."""
         with self._lock:
-            if not self._children:
+            if len(self._children) < (count or self.workers):
                 # spawn, not fork: the caller runs threads (Chroma's, a server's) that a fork would copy mid-state.
                 ctx = multiprocessing.get_context("spawn")
-                for n in range(self.workers):
+                for n in range(len(self._children), count or self.workers):
                     parent, child = ctx.Pipe()
                     proc = ctx.Process(
                         target=_serve, args=(child, self.model_path), name=f"citeqa-embed-{n}", daemon=True

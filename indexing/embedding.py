@@ -121,9 +121,9 @@ def bulk_worker_count() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def start_bulk_workers(model: str = DEFAULT_MODEL) -> EmbedWorkers:
-    """Start the embedding processes ``Embedder(model).embed`` will use, ahead of it."""
-    return embed_workers.shared(MODELS[model].load()[0], bulk_worker_count()).start()
+def start_bulk_workers(model: str = DEFAULT_MODEL, count: int | None = None) -> EmbedWorkers:
+    """Start (``count`` of) the embedding processes ``Embedder(model).embed`` will use, ahead of it."""
+    return embed_workers.shared(MODELS[model].load()[0], bulk_worker_count()).start(count)
 
 
 class Embedder:
@@ -169,6 +169,10 @@ class Embedder:
         now if they are not running): one core each, and no share in this process's GIL,
         which Chroma's writes hold (``indexing.embed_workers``)."""
         return embed_workers.shared(self._model_path, self.workers).start()
+
+    def stop_bulk_workers(self) -> None:
+        """Kill the embedding processes (≈ 200 MiB each); the next bulk embedding starts new ones."""
+        embed_workers.shared(self._model_path, self.workers).close()
 
     def warm(self) -> Embedder:
         """Make the question session now (a server's start) rather than in the first request."""

@@ -1,4 +1,4 @@
-"""Bulk embedding on worker threads gives the same vectors, in the same order, as one at a time."""
+"""Bulk embedding in the embedding processes gives the same vectors, in the same order, as one at a time."""
 
 from __future__ import annotations
 
@@ -37,15 +37,15 @@ def test_parallel_batches_match_serial_embedding_row_for_row() -> None:
     # One batch on the question session (how the LlamaIndex adapter embeds) agrees too.
     assert np.all(np.sum(parallel.embed_batch(TEXTS[:4]) * got[:4], axis=1) > 0.9999)
     assert sum(seen) == len(TEXTS) == parallel.calls - 4
-    assert len(seen) == -(-len(TEXTS) // 4)  # one progress step per batch
+    assert len(seen) >= -(-len(TEXTS) // 4) and max(seen) <= 4  # one progress step per batch of at most 4
 
 
 def test_cancel_drops_queued_batches_and_the_embedder_goes_on() -> None:
     embedder = Embedder(batch_size=1, workers=1)
-    collect = embedder.embed_async(TEXTS)  # one text per batch, one worker: most are still queued
+    collect = embedder.embed_async(TEXTS)  # one text per batch, one process: most are still queued
     embedder.cancel()
     with pytest.raises(CancelledError):
         collect()
     assert embedder.calls < len(TEXTS)
-    again = embedder.embed(TEXTS[:3])  # a fresh pool after a cancel
+    again = embedder.embed(TEXTS[:3])  # the same process goes on after a cancel
     assert again.shape == (3, embedder.dimension) and np.allclose(np.linalg.norm(again, axis=1), 1, atol=1e-5)

@@ -313,3 +313,29 @@ def test_speculative_vectors_are_used_only_for_exactly_their_text(embedder):
     fresh = embedder.embed([module.embed_text(short, batch[0].chunks[0])])[0]
     assert float(items[0].chunk_vectors[0] @ fresh) > 0.9999
     assert len(items[1].chunks) == 2
+
+
+def test_a_dead_embedding_process_stops_the_run_and_the_next_run_completes_it(make_settings, tmp_path, embedder):
+    """An embedding process killed mid-run (as the OOM killer would): the run stops with an
+    EmbedError (no hang, no silent gap) and the next run, on new processes, indexes the rest."""
+    from indexing.embed_workers import EmbedError
+    from indexing.reindex import Progress
+
+    killed: list[int] = []
+
+    class KillAfterFirstWrite(Progress):
+        def advance(self, n: int) -> None:
+            if not killed:
+                killed.append(embedder.bulk_workers().pids[0])
+                os.kill(killed[0], signal.SIGKILL)
+
+    corpus = _big_corpus(tmp_path / "corpus", n=200)
+    settings = make_settings(corpus_dir=corpus)
+    store = open_store(settings)
+    with pytest.raises(EmbedError, match=r"exited \(exit code -9\)"):
+        reindex(settings, store=store, get_embedder=lambda: embedder, progress=KillAfterFirstWrite())
+    assert sum(not s.pending for s in store.article_states().values()) < 200
+    assert killed[0] not in embedder.bulk_workers().pids  # new processes
+    again = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert again.added + again.unchanged == 200 and again.added > 0
+    _check_complete(settings, corpus)
