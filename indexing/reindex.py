@@ -132,12 +132,15 @@ def _embed(
 def _parse_ahead(
     todo: Sequence[Article], settings: Settings, parser: ParseProcess, out: queue.SimpleQueue, stop: threading.Event
 ) -> None:
-    """Put the parse process's batches of ``todo`` on ``out``; then None, or the exception."""
+    """Put the parse process's batches of ``todo`` on ``out``; then None, or the exception.
+
+    Always one of the two, also when ``stop`` cuts the parse short: the consumer may be
+    blocked on ``out``."""
     try:
         with closing(parser.parse(todo, settings)) as batches:
             for batch in batches:
                 if stop.is_set():
-                    return  # closing the iteration early kills the child
+                    break  # closing the iteration early kills the child
                 out.put(batch)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         out.put(exc)
@@ -220,6 +223,8 @@ def _index(
             known = _speculate(todo, settings, embedder, parsed)
             writes: deque[Future] = deque()
             for ready in _ready_batches(parsed, embedder, len(todo)):
+                if stop.is_set():
+                    break  # a write failed: its exception is raised below
                 writes.append(writer.submit(write, len(ready), _embed(ready, embedder, known)))
                 while writes and writes[0].done():
                     writes.popleft().result()  # a failed write stops the run here

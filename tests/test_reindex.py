@@ -339,3 +339,54 @@ def test_a_dead_embedding_process_stops_the_run_and_the_next_run_completes_it(ma
     again = reindex(settings, store=store, get_embedder=lambda: embedder)
     assert again.added + again.unchanged == 200 and again.added > 0
     _check_complete(settings, corpus)
+
+
+def test_a_failed_write_stops_the_run_with_its_error(make_settings, tmp_path, embedder):
+    """A write that fails mid-run (Chroma gone, disk full) ends the run with that error,
+    also while the run waits for the parse. Before, the parse reader then stopped
+    without a word and the run waited for it forever."""
+    import threading
+
+    from indexing.parsing import ParseProcess
+
+    failed = threading.Event()
+
+    class ParsesOnAfterTheFailure(ParseProcess):
+        def parse(self, articles, settings):
+            for i, batch in enumerate(super().parse(articles, settings)):
+                yield batch
+                if i == 0:
+                    failed.wait(60)  # the run is waiting for the next batch when the write fails
+
+    corpus = _big_corpus(tmp_path / "corpus", n=200)
+    settings = make_settings(corpus_dir=corpus)
+    store = open_store(settings)
+    calls: list[int] = []
+
+    def fails(items, **kw):
+        calls.append(len(items))
+        failed.set()
+        raise OSError("No space left on device")
+
+    store.write_articles = fails
+    parser = ParsesOnAfterTheFailure()
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            reindex(settings, store=store, get_embedder=lambda: embedder, parser=parser)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(120)
+    parser.close()
+    assert not runner.is_alive(), "the run hung after a failed write"
+    assert isinstance(outcome[0], OSError) and "No space left" in str(outcome[0])
+    assert len(calls) == 1  # nothing written after the failure
+    del store.write_articles
+    again = reindex(settings, store=store, get_embedder=lambda: embedder)
+    assert again.added == 200
+    _check_complete(settings, corpus)
