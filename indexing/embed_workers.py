@@ -16,6 +16,7 @@ parent died reads end-of-file and exits.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -28,6 +29,12 @@ from functools import cache
 from typing import Any
 
 DEPTH = 2  # batches sent to a child ahead of its results: one to run, one waiting in its pipe
+# The children run below the command itself and its spaCy process: at start-up the
+# parent's imports and spaCy's load go first (the first parsed batch sooner, and a
+# no-op run is not slowed by a child it never uses), in a server requests go before a
+# reindex's embedding, and on an otherwise idle machine the children still get whole
+# cores (docs/benchmarks.md §1: nice 0, 10, 15, 19 measured).
+NICE = 15
 
 
 class EmbedError(RuntimeError):
@@ -48,6 +55,7 @@ def _serve(conn: Any, model_path: str) -> None:
     A thread reads the pipe into a queue, so the parent's sends never wait for this
     child to finish a batch (and neither side can block the other with a full pipe)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
+    os.nice(NICE)
     from indexing.embedding import encode_tokens, new_session
 
     session = new_session(model_path, single_thread=True)

@@ -13,7 +13,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -96,15 +95,10 @@ def encode_tokens(tokens: Sequence[list[int]], session: Any) -> np.ndarray:
     return run(ids, mask, session)
 
 
-@cache
-def _input_names(session: Any) -> frozenset[str]:
-    return frozenset(i.name for i in session.get_inputs())
-
-
 def run(ids: np.ndarray, mask: np.ndarray, session: Any) -> np.ndarray:
     """Mean-pooled, L2-normalised vectors of one padded batch."""
     feeds = {"input_ids": ids, "attention_mask": mask}
-    if "token_type_ids" in _input_names(session):
+    if any(i.name == "token_type_ids" for i in session.get_inputs()):
         feeds["token_type_ids"] = np.zeros_like(ids)
     hidden = session.run(None, feeds)[0]
     weights = mask[..., None].astype(np.float32)
@@ -168,11 +162,14 @@ class Embedder:
         """The child processes ``embed`` runs on, one single-threaded session each (started
         now if they are not running): one core each, and no share in this process's GIL,
         which Chroma's writes hold (``indexing.embed_workers``)."""
-        return embed_workers.shared(self._model_path, self.workers).start()
+        return self._children().start()
+
+    def _children(self) -> EmbedWorkers:
+        return embed_workers.shared(self._model_path, self.workers)
 
     def stop_bulk_workers(self) -> None:
         """Kill the embedding processes (≈ 200 MiB each); the next bulk embedding starts new ones."""
-        embed_workers.shared(self._model_path, self.workers).close()
+        self._children().close()
 
     def warm(self) -> Embedder:
         """Make the question session now (a server's start) rather than in the first request."""
@@ -196,7 +193,7 @@ class Embedder:
     def cancel(self) -> None:
         """Drop the bulk batches no child has been sent (a run that failed or was
         interrupted stops within a batch or two, not after everything it had queued)."""
-        embed_workers.shared(self._model_path, self.workers).cancel()
+        self._children().cancel()
 
     def wait_for_backlog(self, batches: int) -> None:
         """Block until at most ``batches`` queued bulk batches wait for a child.

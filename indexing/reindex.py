@@ -191,12 +191,12 @@ def _index(
 
     Three stages overlap: the parse process (``indexing.parsing``) parses ahead
     in small batches; this thread queues what is parsed on the embedding
-    workers, one core each, whenever they are about to run dry; the writer
-    thread waits for each batch's vectors in turn and stores them. onnxruntime
-    releases the GIL while it runs; Chroma holds it while it writes, and spaCy,
-    being in its own process, never waits for it (docs/benchmarks.md §1).
-    spaCy's load is the one step nothing can overlap with embedding, so
-    ``citeqa index`` starts the parse process first thing.
+    processes (``indexing.embed_workers``), one core each, whenever they are
+    about to run dry; the writer thread waits for each batch's vectors in turn
+    and stores them. Chroma holds this process's GIL while it writes; spaCy and
+    the embedding, each in processes of their own, never wait for it
+    (docs/benchmarks.md §1). spaCy's load is the one step nothing can overlap
+    with embedding, so ``citeqa index`` starts the parse process first thing.
     """
     replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}
     resuming = frozenset(a.doc_id for a in todo if a.doc_id in states and states[a.doc_id].pending)
