@@ -31,7 +31,9 @@ from indexing.settings import Settings
 from indexing.store import ArticleState, ArticleVectors, Store
 
 EMBED_BATCH = 512  # at most this many articles embedded, then written, together
-LAST_BATCH = 16  # articles left for the last batch, whose write nothing overlaps
+# Articles left for the last batch: it embeds while the batch before it is written
+# (the embedding processes go on during a write), then only its own short write is left.
+LAST_BATCH = 48
 
 
 @dataclass
