@@ -112,26 +112,30 @@ class EmbedWorkers:
     def start(self, count: int | None = None) -> EmbedWorkers:
         """Start children (each loads the model at once) until ``count`` (all ``workers``) run."""
         with self._lock:
-            if len(self._children) < (count or self.workers):
-                # spawn, not fork: the caller runs threads (Chroma's, a server's) that a fork would copy mid-state.
-                ctx = multiprocessing.get_context("spawn")
-                for n in range(len(self._children), count or self.workers):
-                    parent, child = ctx.Pipe()
-                    proc = ctx.Process(
-                        target=_serve, args=(child, self.model_path), name=f"citeqa-embed-{n}", daemon=True
-                    )
-                    proc.start()
-                    child.close()  # the child's end lives in the child only: its exit reads as end-of-file here
-                    worker = _Child(proc, parent)
-                    self._children.append(worker)
-                    threading.Thread(target=self._receive, args=(worker,), daemon=True).start()
+            self._start(count or self.workers)
         return self
+
+    def _start(self, count: int) -> None:
+        """(Caller holds the lock.)"""
+        if len(self._children) >= count:
+            return
+        # spawn, not fork: the caller runs threads (Chroma's, a server's) that a fork would copy mid-state.
+        ctx = multiprocessing.get_context("spawn")
+        for n in range(len(self._children), count):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(child, self.model_path), name=f"citeqa-embed-{n}", daemon=True)
+            proc.start()
+            child.close()  # the child's end lives in the child only: its exit reads as end-of-file here
+            worker = _Child(proc, parent)
+            self._children.append(worker)
+            threading.Thread(target=self._receive, args=(worker,), daemon=True).start()
 
     def submit(self, tokens: Sequence[list[int]]) -> Future:
         """Queue one batch (token id lists, padded in the child); its future gives the vectors."""
         future: Future = Future()
-        self.start()
         with self._lock:
+            # Under the same lock as the queueing: a batch is never queued with no child to take it.
+            self._start(self.workers)
             self._keys += 1
             self._pending.append((self._keys, list(tokens), future))
             self._dispatch()
@@ -200,8 +204,11 @@ class EmbedWorkers:
                 return  # already stopped (close, or another child's death)
             children, self._children = self._children, []
             pending, self._pending = self._pending, deque()
+            # Taken under the lock: a receiver that already took its future sets it; the rest fail here.
+            failed = [f for c in children for f in c.running.values()] + [f for _, _, f in pending]
+            for c in children:
+                c.running.clear()
             self._changed.notify_all()
-        failed = [f for c in children for f in c.running.values()] + [f for _, _, f in pending]
         for c in children:
             c.proc.kill()
         for c in children:

@@ -157,7 +157,8 @@ def _check_complete(settings, corpus):
 
 
 def test_interrupted_runs_are_completed_without_duplicates(tmp_path):
-    corpus = _big_corpus(tmp_path / "corpus")
+    n = 400  # both runs must still be going 6–9 s in, the second one too (≈ 50 ms an article)
+    corpus = _big_corpus(tmp_path / "corpus", n=n)
     data = tmp_path / "data"
     env = {**os.environ, "CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}
     for sig in (signal.SIGKILL, signal.SIGINT):
@@ -182,13 +183,13 @@ def test_interrupted_runs_are_completed_without_duplicates(tmp_path):
     done = run_cli("index", env={"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)})
     assert done.returncode == 0, done.stderr
     added, updated, removed, unchanged = counts(done.stdout)
-    assert added > 0 and added + unchanged == 150 and removed == 0
+    assert added > 0 and added + unchanged == n and removed == 0
     _check_complete(Settings(data_dir=data, corpus_dir=corpus), corpus)
     assert counts(run_cli("index", env={"CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}).stdout) == (
         0,
         0,
         0,
-        150,
+        n,
     )
 
 
