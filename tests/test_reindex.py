@@ -157,7 +157,7 @@ def _check_complete(settings, corpus):
 
 
 def test_interrupted_runs_are_completed_without_duplicates(tmp_path):
-    n = 400  # both runs must still be going 6–9 s in, the second one too (≈ 50 ms an article)
+    n = 1000  # both runs must still be going 6–9 s in (≈ 65 ms an article; its sentences repeat)
     corpus = _big_corpus(tmp_path / "corpus", n=n)
     data = tmp_path / "data"
     env = {**os.environ, "CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}
@@ -165,10 +165,13 @@ def test_interrupted_runs_are_completed_without_duplicates(tmp_path):
         proc = subprocess.Popen(
             [str(CITEQA), "index"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        time.sleep(random.uniform(6, 9))
+        wait = random.uniform(6, 9)
+        time.sleep(wait)
         proc.send_signal(sig)
         out, errs = proc.communicate(timeout=60)
-        assert proc.returncode != 0, "the run finished before it could be interrupted; grow the corpus"
+        assert proc.returncode != 0, (
+            f"the run ended before {sig.name} {wait:.1f} s in: {out.strip()!r} {errs.strip()[-300:]!r}; grow the corpus"
+        )
         if sig == signal.SIGINT:
             assert proc.returncode == 130 and "interrupted" in errs
         # Whatever was written is queryable right away.
