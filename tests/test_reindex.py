@@ -157,7 +157,19 @@ def _check_complete(settings, corpus):
 
 
 def test_interrupted_runs_are_completed_without_duplicates(tmp_path):
-    n = 1000  # both runs must still be going 6–9 s in (≈ 65 ms an article; its sentences repeat)
+    n = 400  # both runs must still be going 6–9 s in (≈ 65 ms an article)
+    # Ctrl-C reaches a command whose SIGINT is at its default, as in a terminal. A test
+    # runner started in the background by a shell without job control has SIGINT
+    # ignored, and the command would inherit that (CI runs started so failed here):
+    # a handler of our own is reset to the default in the child.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_twice_then_complete(tmp_path, n)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_twice_then_complete(tmp_path, n):
     corpus = _big_corpus(tmp_path / "corpus", n=n)
     data = tmp_path / "data"
     env = {**os.environ, "CITEQA_DATA_DIR": str(data), "CITEQA_CORPUS_DIR": str(corpus)}
