@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from concurrent.futures import CancelledError
 
 import numpy as np
@@ -15,8 +12,7 @@ import pytest
 
 from indexing.embed_workers import DEPTH, NICE, EmbedError, EmbedWorkers
 from indexing.embedding import Embedder, batches_by_length
-from tests.conftest import ROOT
-from tests.test_parsing import _alive
+from tests.test_parsing import _alive, assert_children_exit_when_parent_is_killed
 
 SENTENCES = [
     "The council closed the bridge on Tuesday.",
@@ -98,19 +94,7 @@ def test_the_children_exit_when_their_parent_is_killed():
         "print(*w.pids, flush=True)\n"
         "time.sleep(600)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        children = [int(p) for p in parent.stdout.readline().split()]
-        assert children and all(_alive(c) for c in children)
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(10)
-        deadline = time.monotonic() + 30  # they may still be loading the model; then they read end-of-file
-        while any(_alive(c) for c in children) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(_alive(c) for c in children)
-    finally:
-        parent.kill()
-        parent.wait()
+    assert_children_exit_when_parent_is_killed(script)
 
 
 def test_batches_by_length_pad_less_than_fixed_size_batches():
