@@ -1,0 +1,1 @@
+"""Training recipes. Never imported by the product (citeqa, service, indexing, eval)."""

