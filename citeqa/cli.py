@@ -23,7 +23,7 @@ err = Console(stderr=True)
 
 
 def _settings(**overrides: Any) -> Any:
-    from indexing.settings import Settings
+    from service.settings import Settings
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -92,10 +92,7 @@ def index(
     ] = False,
 ) -> None:
     """Bring the index in step with the corpus: add new, re-embed changed, remove deleted articles."""
-    from indexing.corpus import CorpusError
-    from indexing.embed_workers import EmbedError
-    from indexing.locking import IndexLocked
-    from indexing.parsing import ParseError
+    from indexing.errors import CorpusError
     from indexing.parsing import shared as shared_parser
     from indexing.wiring import open_index_for_writing
 
@@ -114,11 +111,9 @@ def index(
             if prune:
                 for name in store.prune():
                     err.print(f"pruned collection {name}")
-    except (CorpusError, IndexLocked) as exc:
-        _print_skipped(getattr(exc, "skipped", []))
-        raise _fail(str(exc)) from None
-    except (ParseError, EmbedError) as exc:
-        raise _fail(f"{exc}; the index stays queryable and the next run completes it") from None
+    except CorpusError as exc:
+        _print_skipped(exc.skipped)  # then main() reports it like every IndexingError
+        raise
     except KeyboardInterrupt:
         raise _fail("interrupted; the index stays queryable and the next run completes it", 130) from None
     finally:
@@ -143,8 +138,7 @@ def serve(
     """Serve the HTTP API (and its page); on first start, index the corpus first."""
     import uvicorn
 
-    from indexing.locking import IndexLocked
-    from indexing.store import StoreUnavailable, check_server
+    from indexing.store import check_server
     from service.app import create_app
     from service.observability import configure_logging
 
@@ -156,33 +150,27 @@ def serve(
             2,
         )
     if settings.server_mode:
-        try:
-            version = check_server(settings)
-        except StoreUnavailable as exc:
-            raise _fail(str(exc)) from None
+        version = check_server(settings)
         err.print(f"Chroma server {settings.chroma_host}:{settings.chroma_port} (version {version}) is compatible")
     configure_logging(json_lines=settings.log_json)
-    try:
-        if workers > 1:
-            uvicorn.run(
-                "service.app:create_app_from_env",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_config=None,
-                access_log=False,
-            )
-        else:
-            uvicorn.run(
-                create_app(settings, index_on_start=True, progress=_Bar),
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-            )
-    except IndexLocked as exc:
-        raise _fail(str(exc)) from None
+    if workers > 1:
+        uvicorn.run(
+            "service.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
+    else:
+        uvicorn.run(
+            create_app(settings, index_on_start=True, progress=_Bar),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
 
 
 def _print_answer(res: Any) -> None:
@@ -221,12 +209,10 @@ def ask(
     """Answer a question in-process, with verified quotes (indexes the corpus first if the index is empty)."""
     from pydantic import ValidationError as PydanticError
 
-    from indexing.corpus import CorpusError
-    from indexing.locking import IndexLocked
     from indexing.reindex import reindex
     from indexing.wiring import open_index_for_writing
     from service.answering import ask as ask_
-    from service.engine import Engine
+    from service.pipeline import build_pipeline
     from service.schemas import AskRequest
 
     try:
@@ -234,14 +220,11 @@ def ask(
     except PydanticError as exc:
         raise _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), 2) from None
     settings = _settings()
-    try:
-        with open_index_for_writing(settings) as (store, get_embedder):
-            if store.articles.count() == 0:
-                reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
-            engine = Engine.load(settings, store, get_embedder())
-            res = ask_(engine, request.question, top_k=request.top_k)
-    except (CorpusError, IndexLocked) as exc:
-        raise _fail(str(exc)) from None
+    with open_index_for_writing(settings) as (store, get_embedder):
+        if store.article_count() == 0:
+            reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
+        pipeline = build_pipeline(settings, store, get_embedder())
+        res = ask_(pipeline, request.question, top_k=request.top_k)
     if as_json:
         print(res.model_dump_json())
     else:
@@ -296,8 +279,6 @@ def eval_(
     from eval.harness import EvalError, HttpAsker, InProcessAsker, missed_thresholds, run_eval
     from eval.report import fmt as fmt_value
     from eval.report import metric_names, write_reports
-    from indexing.corpus import CorpusError
-    from indexing.locking import IndexLocked
 
     if url and corpus:
         raise _fail("--url asks a running service, which has its own corpus: drop --corpus (or --url)", 2)
@@ -334,28 +315,32 @@ def eval_(
             else:
                 from indexing.reindex import reindex
                 from indexing.wiring import open_index_for_writing
-                from service.engine import Engine
+                from service.pipeline import build_pipeline
 
                 with open_index_for_writing(settings) as (store, get_embedder):
                     reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
-                    engine = Engine.load(settings, store, get_embedder())
+                    pipeline = build_pipeline(settings, store, get_embedder())
                     with bar:
-                        if engine.llm is not None:
+                        if pipeline.llm is not None:
                             # LLM configured: report the extractive mode beside it, on the same index.
-                            llm, engine.llm = engine.llm, None
-                            baseline = run(InProcessAsker(engine))
-                            engine.llm = llm
-                        result = run(InProcessAsker(engine))
-        except (CorpusError, IndexLocked, EvalError) as exc:
+                            llm, pipeline.llm = pipeline.llm, None
+                            baseline = run(InProcessAsker(pipeline))
+                            pipeline.llm = llm
+                        result = run(InProcessAsker(pipeline))
+        except EvalError as exc:
             raise _fail(str(exc)) from None
     out = out or Path("eval/reports") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    paths = write_reports(result, out, threshold=settings.abstain_threshold, title=f"{fmt.value} {source}")
+    shaped = settings.report() if not url else None  # a running service's settings are its own
+    paths = write_reports(
+        result, out, threshold=settings.abstain_threshold, title=f"{fmt.value} {source}", settings=shaped
+    )
     if baseline is not None:
         paths += write_reports(
             baseline,
             out / "extractive",
             threshold=settings.abstain_threshold,
             title=f"{fmt.value} {source}, extractive",
+            settings=shaped,
         )
     missed = missed_thresholds(
         result.summary,
@@ -390,6 +375,8 @@ def eval_(
         if baseline is not None:
             values.insert(0, fmt_value(baseline.summary.get(name)))
         table.add_row(name, *values, mark)
+    if shaped:
+        Console().print("[dim]" + escape(", ".join(f"{k}={v}" for k, v in shaped.items())) + "[/dim]")
     Console().print(table)
     for p in paths:
         print(f"wrote {p}")
@@ -401,10 +388,13 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
-    except Exception as exc:  # last resort: a message, not a traceback
-        from indexing.store import StoreUnavailable
+    except Exception as exc:  # the one place indexing errors become a message, not a traceback
+        from indexing.errors import IndexingError, WorkerFailed
 
-        if isinstance(exc, StoreUnavailable):
-            err.print(f"[red]error:[/red] {exc}")
-            sys.exit(1)
-        raise
+        if not isinstance(exc, IndexingError):
+            raise
+        message = str(exc)
+        if isinstance(exc, WorkerFailed):
+            message += "; the index stays queryable and the next run completes it"
+        err.print(f"[red]error:[/red] {escape(message)}")
+        sys.exit(1)

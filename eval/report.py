@@ -71,19 +71,30 @@ def _failure(q: dict[str, Any]) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(result: EvalResult, out: Path, *, threshold: float, title: str) -> list[Path]:
-    """Write report.json, report.md and confidence.png into ``out``; return their paths."""
+def write_reports(
+    result: EvalResult, out: Path, *, threshold: float, title: str, settings: dict[str, Any] | None = None
+) -> list[Path]:
+    """Write report.json, report.md and confidence.png into ``out``; return their paths.
+    ``settings`` (``Settings.report()``: what shaped the answers) heads both reports."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "report.md", out / "confidence.png"]
     paths[0].write_text(
         json.dumps(
-            {"summary": result.summary, "per_tag": result.per_tag, "questions": result.questions},
+            {
+                "settings": settings or {},
+                "summary": result.summary,
+                "per_tag": result.per_tag,
+                "questions": result.questions,
+            },
             indent=2,
             ensure_ascii=False,
         )
     )
     names = metric_names(result.top_k)
-    md = [f"# citeqa eval: {title}", "", "| metric | value |", "|---|---:|"]
+    md = [f"# citeqa eval: {title}", ""]
+    if settings:
+        md += ["Settings: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()), ""]
+    md += ["| metric | value |", "|---|---:|"]
     md += [f"| {m} | {fmt(result.summary.get(m))} |" for m in names]
     md += [
         "",

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.errors import CorpusError
+
 log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
@@ -58,14 +60,6 @@ class Corpus:
 
     articles: list[Article]
     skipped: list[Skipped]
-
-
-class CorpusError(Exception):
-    """The corpus is unusable (missing, not a directory, nothing indexable); ``skipped`` says why each file was."""
-
-    def __init__(self, message: str, skipped: list[Skipped] | None = None) -> None:
-        super().__init__(message)
-        self.skipped = skipped or []
 
 
 def _first_line(text: str) -> str:

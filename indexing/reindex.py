@@ -27,7 +27,7 @@ from indexing.chunking import Chunk
 from indexing.corpus import Article, CorpusError, Skipped, load_corpus
 from indexing.embedding import Embedder
 from indexing.parsing import ParseProcess, Prepared
-from indexing.settings import Settings
+from indexing.settings import IndexingSettings
 from indexing.store import ArticleState, ArticleVectors, Store
 
 EMBED_BATCH = 512  # at most this many articles embedded, then written, together
@@ -79,7 +79,7 @@ def _titled(title: str, text: str) -> str:
 
 
 def _speculate(
-    todo: Sequence[Article], settings: Settings, embedder: Embedder, parsed: queue.SimpleQueue
+    todo: Sequence[Article], settings: IndexingSettings, embedder: Embedder, parsed: queue.SimpleQueue
 ) -> dict[str, np.ndarray]:
     """Vectors for the chunk texts short articles will most likely get, embedded while
     spaCy is still loading in the parse process.
@@ -132,7 +132,11 @@ def _embed(
 
 
 def _parse_ahead(
-    todo: Sequence[Article], settings: Settings, parser: ParseProcess, out: queue.SimpleQueue, stop: threading.Event
+    todo: Sequence[Article],
+    settings: IndexingSettings,
+    parser: ParseProcess,
+    out: queue.SimpleQueue,
+    stop: threading.Event,
 ) -> None:
     """Put the parse process's batches of ``todo`` on ``out``; then None, or the exception.
 
@@ -183,7 +187,7 @@ def _ready_batches(parsed: queue.SimpleQueue, embedder: Embedder, total: int) ->
 def _index(
     todo: list[Article],
     states: dict[str, ArticleState],
-    settings: Settings,
+    settings: IndexingSettings,
     store: Store,
     get_embedder: Callable[[], Embedder],
     parser: ParseProcess,
@@ -244,7 +248,7 @@ def _index(
 
 
 def reindex(
-    settings: Settings,
+    settings: IndexingSettings,
     *,
     store: Store,
     get_embedder: Callable[[], Embedder],

@@ -1,7 +1,9 @@
-"""The one settings object, read from flat ``CITEQA_*`` environment variables.
+"""The indexing layer's group of settings, read from flat ``CITEQA_*`` environment variables.
 
-Built by the composition root (``citeqa`` CLI, ``create_app``), never at import
-time, and passed down to whatever needs it.
+``service.settings.Settings`` is the one settings object: it is made of this
+group and the service's own (HTTP, LLM, retrieval, reader), built by the
+composition root (``citeqa`` CLI, ``create_app``), never at import time.
+Indexing code takes an ``IndexingSettings`` and reads nothing else.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 CHUNKER_VERSION = "sent-v4"
 
 
-class Settings(BaseSettings):
-    """Every knob citeqa has; each one maps to one ``CITEQA_<NAME>`` variable."""
+class IndexingSettings(BaseSettings):
+    """Where the corpus and the index live, and how articles are chunked and embedded;
+    each field maps to one ``CITEQA_<NAME>`` variable."""
 
     model_config = SettingsConfigDict(env_prefix="CITEQA_", extra="ignore")
 
@@ -34,37 +37,12 @@ class Settings(BaseSettings):
     chroma_timeout_s: float = Field(
         5.0, gt=0, le=300, description="Timeout for each request to a Chroma server, in seconds."
     )
-    admin_token: str | None = Field(
-        None, description="Bearer token for POST /admin/reindex; admin is disabled when unset."
-    )
-    max_body_bytes: int = Field(
-        65_536, ge=1024, le=100_000_000, description="Request bodies over this many bytes get 413."
-    )
-    log_json: bool = Field(False, description="Log JSON lines instead of text.")
-    refresh_seconds: float = Field(
-        1.0, gt=0, le=60, description="How often the API checks the index version to follow reindexes."
-    )
     chunk_size: int = Field(192, ge=32, le=2048, description="Chunk size in tiktoken tokens.")
     chunk_overlap: int = Field(32, ge=0, description="Tokens of whole sentences repeated between neighbouring chunks.")
     embed_model: str = Field("all-MiniLM-L6-v2-int8", description="Embedding backend (see indexing.embedding).")
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Texts per embedding batch.")
     max_article_bytes: int = Field(
         5_000_000, ge=1, description="Files (and .jsonl records) larger than this are skipped."
-    )
-    abstain_threshold: float = Field(
-        0.65, ge=0.0, le=1.0, description="Answers with lower confidence abstain (tuned on the dev sets)."
-    )
-    llm_base_url: str | None = Field(
-        None,
-        description="OpenAI-compatible endpoint with /v1 (e.g. http://127.0.0.1:8080/v1); set it for LLM mode.",
-    )
-    llm_model: str = Field("local-model", description="Model name sent to the LLM endpoint.")
-    llm_api_key: str | None = Field(None, description="API key for the LLM endpoint, when it needs one.")
-    llm_timeout_s: float = Field(
-        20.0, gt=0, le=600, description="Total time allowed for the LLM per answer, retries included, in seconds."
-    )
-    cache_mb: int = Field(
-        64, ge=0, le=100_000, description="Memory for cached chunk rows and article texts (MB of text); 0 disables."
     )
 
     @field_validator("embed_model")
@@ -76,23 +54,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown embedding model {value!r}; choose one of {sorted(MODELS)}")
         return value
 
-    @field_validator("llm_base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        value = (value or "").strip().rstrip("/")
-        if not value:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("CITEQA_LLM_BASE_URL must be an http:// or https:// URL ending in /v1")
-        return value
-
     @field_validator("chroma_host")
     @classmethod
     def _blank_host_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
     @model_validator(mode="after")
-    def _overlap_below_size(self) -> Settings:
+    def _overlap_below_size(self) -> IndexingSettings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("CITEQA_CHUNK_OVERLAP must be smaller than CITEQA_CHUNK_SIZE")
         return self

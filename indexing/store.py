@@ -1,7 +1,7 @@
 """Chroma, embedded (on disk under the data dir) or a server, holding everything.
 
 Three collections per index configuration (the prefix from
-``Settings.index_name()``):
+``IndexingSettings.index_name()``):
 
 - ``<prefix>-chunks``: chunk text, vector, and metadata (doc_id, title, url,
   published, start/end, content hash, sentence bounds and entities as JSON,
@@ -10,37 +10,42 @@ Three collections per index configuration (the prefix from
 - ``<prefix>-articles``: one record per article with the full text that all
   offsets refer to, its content hash and its state.
 
-So an API process needs nothing but Chroma.
+So an API process needs nothing but Chroma. Every read and write of this schema
+is a method of ``Store``, which returns plain records (``ChunkRecord``,
+``ChunkText``, ``ArticleRecord``): ``service/`` never touches a collection.
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
 import datetime as dt
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
 from indexing.chunking import Chunk
 from indexing.coordination import IndexVersion, meta_collection
 from indexing.corpus import Article
-from indexing.settings import Settings
+from indexing.errors import StoreUnavailable
+from indexing.settings import IndexingSettings
 
 log = logging.getLogger(__name__)
 
 COSINE = {"hnsw": {"space": "cosine"}}
 PAGE = 20000
+# Chunks read a page at a time when every chunk is read (the BM25 build): reading
+# Chroma records leaves native heap behind in proportion to the page (measured:
+# 5,000-record pages left 340 MiB at 20k chunks, 1,000-record pages 120 MiB, most
+# of it returned by malloc_trim).
+CHUNK_PAGE = 1000
 # Article records carry no meaningful vector; Chroma requires one (without it,
 # it would call its default embedding function, which downloads a model).
 _NO_VECTOR = [1.0]
-
-
-class StoreUnavailable(Exception):
-    """The Chroma server cannot be reached or is not compatible."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,61 @@ class ArticleRecord:
     chunks: int
 
 
+@dataclass
+class ChunkRecord:
+    """One stored chunk: its text, where it sits in its article, and what was computed
+    at index time (sentence bounds, entities, sentence vectors)."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    url: str | None
+    published: str | None
+    published_day: int | None
+    start: int
+    end: int
+    content_hash: str
+    text: str
+    sentences: list[tuple[int, int]]
+    entities: list[tuple[int, int, str]]
+    sentence_vectors: str = ""
+    _vectors: np.ndarray | None = field(default=None, repr=False)
+
+    def vectors(self, dim: int) -> np.ndarray:
+        """The sentence vectors, decoded once (records stay cached across questions)."""
+        if self._vectors is None:
+            self._vectors = decode_vectors(self.sentence_vectors, dim)
+        return self._vectors
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """What the lexical index needs of a chunk: no offsets, entities or vectors."""
+
+    chunk_id: str
+    title: str
+    text: str
+    published_day: int  # 0 when the article has no date
+
+
+R = TypeVar("R", bound=ChunkRecord)
+
+
+def _release_freed_memory() -> None:
+    """Hand freed native heap back to the OS (glibc only; a no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def published_window(since: dt.date | None, until: dt.date | None) -> tuple[int, int] | None:
+    """(first, last) published day as YYYYMMDD ints, or None when nothing is filtered."""
+    if not since and not until:
+        return None
+    return (published_day(since.isoformat()) if since else 0, published_day(until.isoformat()) if until else 99991231)
+
+
 # The `chroma run` server of chromadb 1.x reports its server binary's version
 # (1.0.0 for chromadb 1.5.9), not the Python package's: compare against this
 # documented range of API-v2 servers, not for equality.
@@ -95,7 +155,7 @@ def _range() -> str:
     return f">= {'.'.join(map(str, low))} and < {'.'.join(map(str, high))}"
 
 
-def check_server(settings: Settings) -> str:
+def check_server(settings: IndexingSettings) -> str:
     """Check a Chroma server is reachable and speaks a compatible API; return its version.
 
     Raises ``StoreUnavailable`` with a message naming both versions.
@@ -141,7 +201,7 @@ def _all_ids(collection: Any) -> list[str]:
             return ids
 
 
-def make_client(settings: Settings) -> Any:
+def make_client(settings: IndexingSettings) -> Any:
     """A Chroma client for the configured mode; call once and share it.
 
     In server mode the server is checked first (API v2 heartbeat, version in
@@ -205,6 +265,25 @@ def published_day(published: str | None) -> int | None:
     return int(dt.date.fromisoformat(published).strftime("%Y%m%d"))
 
 
+def _chunk_record(record_type: type[R], chunk_id: str, text: str, meta: dict[str, Any]) -> R:
+    """Decode the chunk metadata ``Store.write_articles`` writes."""
+    return record_type(
+        chunk_id=chunk_id,
+        doc_id=meta["doc_id"],
+        title=meta.get("title", ""),
+        url=meta.get("url"),
+        published=meta.get("published"),
+        published_day=meta.get("published_day"),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        content_hash=meta.get("content_hash", ""),
+        text=text,
+        sentences=[tuple(s) for s in json.loads(meta.get("sentences", "[]"))],
+        entities=[tuple(e) for e in json.loads(meta.get("entities", "[]"))],
+        sentence_vectors=meta.get("sentence_vectors", ""),
+    )
+
+
 def _clean(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v is not None}
 
@@ -232,6 +311,49 @@ class Store:
         self.max_batch = max(1, min(self.max_batch, 2000))
 
     # -- reading ---------------------------------------------------------
+    def article_count(self) -> int:
+        """Article records stored (complete or pending)."""
+        return int(self.articles.count())
+
+    def chunk_count(self) -> int:
+        """Chunks stored."""
+        return int(self.chunks.count())
+
+    def query_chunks(
+        self, vector: np.ndarray, k: int, *, window: tuple[int, int] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` chunks nearest ``vector`` as (chunk id, cosine similarity), best first;
+        with a ``window`` (first, last published day, from ``published_window``), only
+        chunks of articles published in it (undated articles excluded)."""
+        where = None
+        if window:
+            where = {"$and": [{"published_day": {"$gte": window[0]}}, {"published_day": {"$lte": window[1]}}]}
+        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+
+    def chunks_by_id(self, chunk_ids: Sequence[str], record_type: type[R] = ChunkRecord) -> dict[str, R]:  # type: ignore[assignment]
+        """The chunks with these ids that are still stored, as ``record_type`` (a
+        ``ChunkRecord`` or a subclass that adds caches, like sqlite3's ``row_factory``)."""
+        if not chunk_ids:
+            return {}
+        got = self.chunks.get(ids=list(dict.fromkeys(chunk_ids)), include=["documents", "metadatas"])
+        return {
+            i: _chunk_record(record_type, i, d, m)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+
+    def iter_chunk_texts(self, page: int = CHUNK_PAGE) -> Iterator[ChunkText]:
+        """Every stored chunk's id, title, text and day, a page at a time."""
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                yield ChunkText(chunk_id, str(meta.get("title", "")), text, int(meta.get("published_day") or 0))
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        _release_freed_memory()
+
     def article_states(self) -> dict[str, ArticleState]:
         """doc_id -> (hash, pending) for every article record, from ids alone.
 

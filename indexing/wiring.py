@@ -9,11 +9,11 @@ from functools import cache
 from indexing.coordination import ChromaLease
 from indexing.embedding import Embedder
 from indexing.locking import acquire
-from indexing.settings import Settings
+from indexing.settings import IndexingSettings
 from indexing.store import Store, make_client
 
 
-def embedder_factory(settings: Settings) -> Callable[[], Embedder]:
+def embedder_factory(settings: IndexingSettings) -> Callable[[], Embedder]:
     """Load the model on first use only: a no-op reindex never pays for it."""
     return cache(lambda: Embedder(settings.embed_model, batch_size=settings.embed_batch_size))
 
@@ -29,7 +29,7 @@ def server_lease(store: Store) -> Iterator[None]:
 
 
 @contextmanager
-def open_index_for_writing(settings: Settings) -> Iterator[tuple[Store, Callable[[], Embedder]]]:
+def open_index_for_writing(settings: IndexingSettings) -> Iterator[tuple[Store, Callable[[], Embedder]]]:
     """Yield (store, get_embedder) while holding the writer lock.
 
     Embedded: the data dir's file lock (held by a running service too). Server

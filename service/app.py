@@ -25,11 +25,9 @@ from indexing.corpus import DOC_ID_PATTERN, MAX_DOC_ID, CorpusError
 from indexing.embedding import Embedder
 from indexing.locking import IndexLocked, acquire
 from indexing.reindex import Progress, ReindexResult, reindex
-from indexing.settings import Settings
 from indexing.store import Store, make_client
 from indexing.wiring import server_lease
 from service import answering
-from service.engine import Engine
 from service.errors import (
     CorpusUnusable,
     DocumentNotFound,
@@ -40,8 +38,8 @@ from service.errors import (
     install_handlers,
     store_errors,
 )
-from service.llm import make_llm
 from service.observability import BodyLimit, ControlCharsInPath, Metrics, install_request_middleware
+from service.pipeline import Pipeline, build_pipeline
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -56,6 +54,7 @@ from service.schemas import (
     SearchRequest,
     SearchResponse,
 )
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 STATIC = PathlibPath(__file__).parent / "static"
@@ -76,13 +75,13 @@ def _version() -> str:
 
 
 class AppState:
-    """What the lifespan opens: the engine, a watcher that follows reindexes done
+    """What the lifespan opens: the pipeline, a watcher that follows reindexes done
     elsewhere, and whether the first index is being built."""
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.engine: Engine | None = None
+        self.pipeline: Pipeline | None = None
         self.building = False
         self.build_error: str | None = None
         self.loaded_version = -1
@@ -97,8 +96,8 @@ class AppState:
             self._lock_file = acquire(self.settings.data_dir)
         store = Store(make_client(self.settings), self.settings.index_name())
         embedder = Embedder(self.settings.embed_model, batch_size=self.settings.embed_batch_size).warm()
-        self.engine = Engine(self.settings, store, embedder, llm=make_llm(self.settings))
-        if store.articles.count() == 0 and index_on_start:
+        self.pipeline = build_pipeline(self.settings, store, embedder, refresh=False)
+        if store.article_count() == 0 and index_on_start:
             self.building = True
             threading.Thread(target=self._build_first, args=(progress,), daemon=True).start()
         else:
@@ -108,29 +107,29 @@ class AppState:
 
     def refresh(self) -> None:
         """Rebuild the BM25 side from Chroma and note the index version it reflects."""
-        assert self.engine is not None
-        version = self.engine.store.version.read()
-        self.engine.refresh()
+        assert self.pipeline is not None
+        version = self.pipeline.store.version.read()
+        self.pipeline.refresh()
         self.loaded_version = version
-        self.metrics.documents.set(self.engine.store.articles.count())
-        self.metrics.chunks.set(len(self.engine.lexical))
+        self.metrics.documents.set(self.pipeline.store.article_count())
+        self.metrics.chunks.set(self.pipeline.chunks)
 
     def _watch(self) -> None:
         # Another process (citeqa index, another replica's /admin/reindex) may
         # change the index: follow its version record.
-        assert self.engine is not None
+        assert self.pipeline is not None
         while not self._stop.wait(self.settings.refresh_seconds):
             if self.reindex_lock.locked():  # reindexing in this process (a rebuild swaps the store): it refreshes
                 continue
             try:
-                if self.engine.store.version.read() != self.loaded_version:
+                if self.pipeline.store.version.read() != self.loaded_version:
                     self.refresh()
                     self.building = False
             except Exception:  # Chroma unreachable: retry on the next tick
                 log.warning("could not check the index version", exc_info=True)
 
     def _build_first(self, progress: Callable[[], Progress] | None) -> None:
-        assert self.engine is not None
+        assert self.pipeline is not None
         try:
             self.reindex(progress=progress() if progress else None)
         except IndexLocked:
@@ -144,21 +143,21 @@ class AppState:
 
     def reindex(self, *, rebuild: bool = False, progress: Progress | None = None) -> ReindexResult:
         """Reindex in-process (first start, POST /admin/reindex); raises IndexLocked when one runs."""
-        assert self.engine is not None
+        assert self.pipeline is not None
         if not self.reindex_lock.acquire(blocking=False):
             raise IndexLocked("a reindex is already running in this service")
         try:
-            with server_lease(self.engine.store) if self.settings.server_mode else nullcontext():
+            with server_lease(self.pipeline.store) if self.settings.server_mode else nullcontext():
                 started = time.perf_counter()
                 result = reindex(
                     self.settings,
-                    store=self.engine.store,
-                    get_embedder=lambda: self.engine.embedder,
+                    store=self.pipeline.store,
+                    get_embedder=lambda: self.pipeline.embedder,
                     rebuild=rebuild,
                     progress=progress,
                 )
                 if rebuild:  # drop() made new collections: reopen them
-                    self.engine.store = Store(self.engine.store.client, self.settings.index_name())
+                    self.pipeline.reopen(Store(self.pipeline.store.client, self.settings.index_name()))
                 self.metrics.reindex.observe(time.perf_counter() - started)
             self.refresh()
             return result
@@ -166,7 +165,7 @@ class AppState:
             # A server reindexes rarely: the spaCy and embedding processes would sit idle
             # on ≈ 600 MiB between runs, so they go now and the next run starts new ones.
             parsing.shared().close()
-            self.engine.embedder.stop_bulk_workers()
+            self.pipeline.embedder.stop_bulk_workers()
             self.reindex_lock.release()
 
     def close(self) -> None:
@@ -182,18 +181,18 @@ async def _state(request: Request) -> AppState:
     return request.app.state.citeqa
 
 
-async def get_engine(state: Annotated[AppState, Depends(_state)]) -> Engine:
-    """The engine, or a 503 that says why there is none yet."""
+async def get_pipeline(state: Annotated[AppState, Depends(_state)]) -> Pipeline:
+    """The pipeline, or a 503 that says why there is none yet."""
     if state.building:
         raise IndexBuilding("citeqa is building the index for the first time; try again in a moment")
     if state.build_error:
         raise IndexNotReady(f"building the index failed: {state.build_error}; fix it and run `citeqa index`")
-    if state.engine is None or len(state.engine.lexical) == 0:
+    if state.pipeline is None or state.pipeline.chunks == 0:
         raise IndexNotReady("no index yet: run `citeqa index` to index the corpus")
-    return state.engine
+    return state.pipeline
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Invalid input."},
@@ -250,13 +249,13 @@ def create_app(
         responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "The answer (JSON or SSE)."}},
         tags=["answers"],
     )
-    def ask(body: AskRequest, engine: EngineDep) -> Any:
+    def ask(body: AskRequest, pipeline: PipelineDep) -> Any:
         """Answer a question with verified quotes, or abstain (`abstained: true`) when the articles don't say.
         With an LLM configured (`CITEQA_LLM_BASE_URL`) the answer is written by the LLM (`mode: "llm"`),
         every citation still a verified quote; `"stream": true` answers as server-sent events."""
         with store_errors():
             events = answering.ask_events(
-                engine, body.question, top_k=body.top_k, since=body.since, until=body.until, stream=body.stream
+                pipeline, body.question, top_k=body.top_k, since=body.since, until=body.until, stream=body.stream
             )
         if not body.stream:
             result = next(e.data for e in events if e.kind == "done")
@@ -275,21 +274,21 @@ def create_app(
             yield f"event: {event.kind}\ndata: {data}\n\n"
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS, tags=["answers"])
-    def search(body: SearchRequest, engine: EngineDep) -> Response:
+    def search(body: SearchRequest, pipeline: PipelineDep) -> Response:
         """The best passages for a query (hybrid dense + BM25), best first."""
         with store_errors():
-            passages = answering.search(engine, body.query, top_k=body.top_k, since=body.since, until=body.until)
+            passages = answering.search(pipeline, body.query, top_k=body.top_k, since=body.since, until=body.until)
         return _json(SearchResponse(passages=passages))
 
     @app.get("/documents", response_model=DocumentsPage, responses=ERRORS, tags=["documents"])
     def documents(
-        engine: EngineDep,
+        pipeline: PipelineDep,
         offset: Annotated[int, Query(ge=0, description="How many documents to skip.")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000).")] = 100,
     ) -> DocumentsPage:
         """Indexed articles, a page at a time, ordered by doc_id."""
         with store_errors():
-            total, rows = engine.store.list_articles(offset=offset, limit=limit)
+            total, rows = pipeline.store.list_articles(offset=offset, limit=limit)
         return DocumentsPage(total=total, documents=[DocumentSummary(**r) for r in rows])
 
     @app.get(
@@ -299,7 +298,7 @@ def create_app(
         tags=["documents"],
     )
     def document(
-        engine: EngineDep,
+        pipeline: PipelineDep,
         doc_id: Annotated[
             str,
             Path(min_length=1, max_length=MAX_DOC_ID, pattern=DOC_ID_PATTERN, description="URL-encoded doc id."),
@@ -307,7 +306,7 @@ def create_app(
     ) -> Document:
         """One indexed article with the exact text that quote offsets refer to."""
         with store_errors():
-            record = engine.store.document(doc_id)
+            record = pipeline.store.document(doc_id)
         if record is None:
             raise DocumentNotFound(f"no indexed document with id {doc_id!r}")
         return Document(
@@ -332,7 +331,7 @@ def create_app(
     ) -> ReindexReport:
         """Bring the index in step with the corpus now (synchronous); needs `Authorization: Bearer <token>`."""
         check_admin(settings.admin_token, authorization)
-        if state.engine is None or state.building:
+        if state.pipeline is None or state.building:
             raise ReindexConflict("the first index is still being built")
         try:
             result = state.reindex(rebuild=bool(body and body.rebuild))
@@ -359,10 +358,10 @@ def create_app(
         return Health()
 
     @app.get("/readyz", response_model=Ready, responses=ERRORS, tags=["health"])
-    def readyz(engine: EngineDep) -> Ready:
+    def readyz(pipeline: PipelineDep) -> Ready:
         """200 with counts when the index is loaded; 503 otherwise."""
         with store_errors():
-            documents, chunks = engine.store.counts()
+            documents, chunks = pipeline.store.counts()
         return Ready(documents=documents, chunks=chunks)
 
     return app

@@ -8,7 +8,10 @@
     ├── CorpusUnusable          422  the corpus has nothing indexable
     ├── IndexNotReady           503  no index yet: run `citeqa index`
     │   └── IndexBuilding       503  `citeqa serve` is building the first index
-    └── StoreUnavailable        503  Chroma cannot be reached
+
+    indexing.errors.StoreUnavailable  503  Chroma cannot be reached (the one class of
+                                           that name: the store raises it, so does
+                                           ``store_errors`` below)
 
 "The articles don't answer this" is not an error: it is a 200 with
 ``abstained: true``.
@@ -24,6 +27,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from indexing.errors import StoreUnavailable
 
 
 class CiteqaError(Exception):
@@ -61,10 +66,6 @@ class IndexNotReady(CiteqaError):
 
 
 class IndexBuilding(IndexNotReady):
-    status = 503
-
-
-class StoreUnavailable(CiteqaError):
     status = 503
 
 
@@ -128,6 +129,10 @@ def install_handlers(app: FastAPI) -> None:
     async def _citeqa(_: Request, exc: CiteqaError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from indexing.settings import Settings
+from service.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Source:
     text: str
 
 
-def make_llm(settings: Settings) -> Any | None:
+def make_llm(settings: LLMSettings) -> Any | None:
     """The LlamaIndex LLM for ``CITEQA_LLM_BASE_URL``, or None when LLM mode is off."""
     if not settings.llm_base_url:
         return None

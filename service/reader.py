@@ -19,118 +19,25 @@ the expected type; the quote is the best sentence holding the winner.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from indexing.store import Store
-from service.lexical import ChunkRow, LexicalIndex, _terms, stopwords, terms
-from service.retrieval import Hit
+from service.analysis import YEAR, QuestionInfo, analyze, salient, stopwords, terms, tokens
+from service.lexical import LexicalIndex
+from service.retrieval import ChunkRow, Hit, Retrieved
+from service.settings import ReaderSettings
+from service.stages import Answer, Offsets, Reading
 
-READ_PASSAGES = 16
-WINDOW = 60
-ADJACENT = 20
-ADJ_BONUS = 0.5
-SENT_TEMP = 3.0
-MERGE = False
-PROPN_WEIGHT = 0.6
-NAMED_PHRASE = True
-VOTERS = 16
-
-# Words that say what kind of answer is wanted, not what it is about.
-QUESTION_WORDS = frozenset(
-    "what which who whom whose when where why how much many name named date year day time place "
-    "did does do was were is are will would has have had can could the a an".split()
-)
-
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_QUARTER = re.compile(r"\b(q[1-4]|first quarter|second quarter|third quarter|fourth quarter)\b", re.I)
-_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
-_QUARTER_WORDS = {"q1": "first quarter", "q2": "second quarter", "q3": "third quarter", "q4": "fourth quarter"}
-
-PERSONISH = {"PERSON": 1.0, "ORG": 0.7, "GPE": 0.5, "NORP": 0.5}
-TYPE_RULES: list[tuple[re.Pattern[str], dict[str, float]]] = [
-    (
-        re.compile(
-            r"\bhow (much|many dollars)\b|\b(revenue|cost|price|budget|worth|funding|sales|income|profit)\b", re.I
-        ),
-        {"MONEY": 1.0},
-    ),
-    (re.compile(r"\bhow many\b|\bnumber of\b", re.I), {"CARDINAL": 1.0, "QUANTITY": 0.9, "MONEY": 0.5, "PERCENT": 0.3}),
-    (re.compile(r"\b(percent|percentage|share|rate)\b", re.I), {"PERCENT": 1.0}),
-    (re.compile(r"\b(what|which) (year)\b|\bin what year\b", re.I), {"DATE": 1.0}),
-    (
-        re.compile(
-            r"\bwhen\b|\b(what|which) (date|day|month)\b|\b(release|premiere|launch|founding) date\b|\bdate of\b", re.I
-        ),
-        {"DATE": 1.0, "TIME": 0.3},
-    ),
-    (
-        re.compile(r"\bwhere\b|\b(which|what) (city|country|place|state|location|venue|town)\b|\blocation\b", re.I),
-        {"GPE": 1.0, "LOC": 0.9, "FAC": 0.8, "ORG": 0.3},
-    ),
-    (
-        re.compile(
-            r"\b(which|what) (company|firm|organi[sz]ation|team|agency|department|ministry|club)\b"
-            r"|\bwho (acquired|bought|owns|purchased)\b",
-            re.I,
-        ),
-        {"ORG": 1.0, "GPE": 0.4, "PERSON": 0.3},
-    ),
-    (
-        re.compile(r"\b(what|which) (movie|film|game|book|song|show|album|series)\b", re.I),
-        {"WORK_OF_ART": 1.0, "ORG": 0.3, "PRODUCT": 0.5},
-    ),
-    (
-        re.compile(
-            r"\bwho\b|\bwhose\b|\bwhom\b|\b(which|what) (person|actor|actress|minister|president|ceo|director)\b", re.I
-        ),
-        PERSONISH,
-    ),
-    (re.compile(r"\bname of\b", re.I), {"PRODUCT": 1.0, "ORG": 0.8, "PERSON": 0.8, "WORK_OF_ART": 0.8}),
-]
-
-
-@dataclass
-class QuestionInfo:
-    """What the reader needs to know about a question."""
-
-    text: str
-    terms: list[str]
-    content_terms: list[str]
-    years: list[str]
-    quarters: list[str]
-    numbers: list[str]
-    expected: dict[str, float]
-    term_set: frozenset[str] = frozenset()
-    # One pattern per stated year/number/quarter (with its spelled-out alternative).
-    constraint_patterns: list[re.Pattern[str]] = field(default_factory=list)
-
-
-def analyze(question: str) -> QuestionInfo:
-    """Terms, stated constraints and the expected answer type of a question."""
-    all_terms = list(dict.fromkeys(terms(question)))
-    qwords = set(terms(" ".join(QUESTION_WORDS))) | QUESTION_WORDS
-    content = [t for t in all_terms if t not in qwords]
-    years = _YEAR.findall(question)
-    quarters = [q.lower() for q in _QUARTER.findall(question)]
-    numbers = [n for n in _NUMBER.findall(question) if n not in years]
-    expected: dict[str, float] = {}
-    for pattern, types in TYPE_RULES:
-        if pattern.search(question):
-            expected = types
-            break
-    patterns = [
-        re.compile(rf"\b(?:{re.escape(w)}|{re.escape(_QUARTER_WORDS.get(w, w))})\b") for w in years + numbers + quarters
-    ]
-    return QuestionInfo(
-        question, all_terms, content or all_terms, years, quarters, numbers, expected, frozenset(all_terms), patterns
-    )
+# The confidence weights, fitted by ``python -m eval.bench.calibrate --write``: an artifact, never pasted.
+CALIBRATION = Path(__file__).parent / "models" / "rule-confidence.json"
 
 
 class Coverage:
@@ -170,22 +77,16 @@ class RowReading:
     context_lower: str  # title, text and date, lower-cased: where constraints may be met
 
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")
-
-
 def row_reading(row: ChunkRow) -> RowReading:
     """The row's analysis, made on first use."""
     if row.reading is None:
-        from service.lexical import IRREGULAR, _stemmer
-
         views = []
         for s, e in row.sentences:
             text = row.text[s - row.start : e - row.start]
             ents = clean_entities(row.text, row.start, [ent for ent in row.entities if ent[0] >= s and ent[1] <= e])
-            words = [(m.start(), m.group(0).lower()) for m in _WORD.finditer(text)]
-            stems = _stemmer().stemWords([IRREGULAR.get(w, w) for _, w in words])
-            tokens = [(pos, stem) for (pos, _), stem in zip(words, stems, strict=True)]
-            views.append(SentenceView(s, e, text, ents, frozenset(terms(text)), tokens, _proper_runs(text, s, ents)))
+            views.append(
+                SentenceView(s, e, text, ents, frozenset(terms(text)), tokens(text), _proper_runs(text, s, ents))
+            )
         row.reading = RowReading(views, f"{row.title} {row.text} {row.published or ''}".lower())
     return row.reading
 
@@ -207,19 +108,6 @@ class Candidate:
     score: float = 0.0
     entities: list[tuple[int, int, str]] = field(default_factory=list)
     view: SentenceView | None = None
-
-
-@dataclass
-class Reading:
-    """The reader's choice: quote spans (doc_id, start, end), short answer, confidence."""
-
-    quotes: list[tuple[str, int, int]]
-    short: tuple[str, int, int] | None
-    confidence: float
-    best: Candidate | None = None
-    features: dict[str, float] = field(default_factory=dict)
-    # Every candidate sentence, best first (LLM mode numbers the top of this list).
-    ranked: list[Candidate] = field(default_factory=list)
 
 
 def _weighted_coverage(q_terms: list[str], have: set[str] | frozenset[str], lexical: LexicalIndex) -> float:
@@ -251,11 +139,11 @@ _MONTHS = {
 def date_key(text: str) -> str | None:
     """'Oct 19, 2021', '19th October' and 'October 19, 2021' share tokens: 'm10 d19 y2021'."""
     month = _MONTH.search(text)
-    year = _YEAR.search(text)
+    year = YEAR.search(text)
     parts = []
     if month:
         parts.append(f"m{_MONTHS[month.group(1).lower()[:3]]}")
-        rest = _YEAR.sub("", text[: month.start()] + " " + text[month.end() :])
+        rest = YEAR.sub("", text[: month.start()] + " " + text[month.end() :])
         day = re.search(r"\b([0-3]?\d)(?:st|nd|rd|th)?(?:\s*[-–]\s*([0-3]?\d))?\b", rest)
         if day and 1 <= int(day.group(1)) <= 31:
             parts.append(f"d{int(day.group(1))}" + (f"-{int(day.group(2))}" if day.group(2) else ""))
@@ -296,7 +184,7 @@ def clean_entities(text: str, base: int, ents: list[tuple[int, int, str]]) -> li
     return out
 
 
-def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int = READ_PASSAGES) -> list[Candidate]:
+def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int) -> list[Candidate]:
     """The sentences of the top passages, each with its dense similarity."""
     seen: dict[tuple[str, int, int], Candidate] = {}
     dim = len(question_vector)
@@ -327,7 +215,7 @@ def score_candidates(info: QuestionInfo, cands: list[Candidate], cover: Coverage
         c.typed = 0.0
         for s, e, label in c.entities:
             weight = info.expected.get(label, 0.0)
-            if weight and not set(_terms(c.text[s - c.start : e - c.start])) <= info.term_set:
+            if weight and not set(terms(c.text[s - c.start : e - c.start])) <= info.term_set:
                 c.typed = max(c.typed, weight)
         passage = c.hit.score / top_score if top_score > 0 else 0.0
         c.score = (
@@ -367,8 +255,8 @@ _LOSER_AFTER = re.compile(r"^\W{0,3}(lost|loses|finished second|was beaten|runne
 def date_quality(text: str) -> float:
     """How complete a date is: day, month and year beat a bare year or 'last week'."""
     month = _MONTH.search(text) or re.search(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b", text)
-    year = _YEAR.search(text)
-    rest = _YEAR.sub("", _MONTH.sub("", text))
+    year = YEAR.search(text)
+    rest = YEAR.sub("", _MONTH.sub("", text))
     day = re.search(r"\b\d{1,2}(st|nd|rd|th)?\b", rest)
     if month and day:
         return 1.0 if year else 0.85
@@ -395,9 +283,9 @@ def _proper_runs(text: str, start: int, ents: list[tuple[int, int, str]]) -> lis
     return out
 
 
-def proper_nouns(c: Candidate, info: QuestionInfo) -> list[tuple[int, int, str]]:
+def proper_nouns(c: Candidate, info: QuestionInfo, cfg: ReaderSettings) -> list[tuple[int, int, str]]:
     """Capitalised word runs the NER missed ("Rustem Umerov, Minister ..."), as weak PROPN candidates."""
-    if not PROPN_WEIGHT or not ({"PERSON", "ORG"} & info.expected.keys()):
+    if not cfg.reader_propn_weight or not ({"PERSON", "ORG"} & info.expected.keys()):
         return []
     return c.view.proper if c.view is not None else _proper_runs(c.text, c.start, c.entities)
 
@@ -406,7 +294,7 @@ def _inside_named_phrase(text: str, ls: int, le: int, q_terms: frozenset[str]) -
     """True when the entity is a word of a longer capitalised name the question uses:
     "Ukraine" in "Ukraine Defense Industrial Base Conference" does not answer a question about it."""
     after = re.match(r" ([A-Z][\w'’-]*)", text[le:])
-    return bool(after and q_terms.intersection(_terms(after.group(1))))
+    return bool(after and q_terms.intersection(terms(after.group(1))))
 
 
 def trim_entity(info: QuestionInfo, c: Candidate, ent: tuple[int, int, str]) -> tuple[int, int, str]:
@@ -423,21 +311,26 @@ def trim_entity(info: QuestionInfo, c: Candidate, ent: tuple[int, int, str]) -> 
 
 
 def pair_score(
-    info: QuestionInfo, c: Candidate, ent: tuple[int, int, str], positions: list[tuple[int, str]], cover: Coverage
+    info: QuestionInfo,
+    c: Candidate,
+    ent: tuple[int, int, str],
+    positions: list[tuple[int, str]],
+    cover: Coverage,
+    cfg: ReaderSettings,
 ) -> float:
     """How well one entity of a sentence answers the question (0 when it cannot)."""
     s, e, label = ent
     if label == "PROPN":
-        weight = PROPN_WEIGHT * max(info.expected.get("PERSON", 0.0), info.expected.get("ORG", 0.0))
+        weight = cfg.reader_propn_weight * max(info.expected.get("PERSON", 0.0), info.expected.get("ORG", 0.0))
     else:
         weight = info.expected.get(label, 0.0)
     if not weight:
         return 0.0
     text = c.text[s - c.start : e - c.start]
-    ent_terms = set(_terms(text))
+    ent_terms = set(terms(text))
     if not ent_terms or ent_terms <= info.term_set:
         return 0.0
-    if label in NAME_LABELS and NAMED_PHRASE and _inside_named_phrase(c.text, s - c.start, e - c.start, info.term_set):
+    if label in NAME_LABELS and _inside_named_phrase(c.text, s - c.start, e - c.start, info.term_set):
         return 0.0
     if label == "DATE":
         weight *= date_quality(text)
@@ -447,12 +340,12 @@ def pair_score(
     near, adjacent = set(), set()
     for pos, term in positions:
         lo, hi = (pos, ls) if pos < ls else (le, pos)
-        if hi - lo <= WINDOW and not _ELLIPSIS.search(c.text[lo:hi]):
+        if hi - lo <= cfg.reader_window and not _ELLIPSIS.search(c.text[lo:hi]):
             near.add(term)
-            if hi - lo <= ADJACENT:
+            if hi - lo <= cfg.reader_adjacent:
                 adjacent.add(term)
     weight *= 0.3 + 0.7 * cover(near)
-    weight *= 1.0 + ADJ_BONUS * cover(adjacent)
+    weight *= 1.0 + cfg.reader_adjacent_bonus * cover(adjacent)
     if _WIN.search(info.text) and label in ("PERSON", "ORG", "GPE", "NORP", "PROPN"):
         after, before = c.text[le : le + 40], c.text[max(0, ls - 25) : ls]
         if _WINNER_AFTER.search(after) or _WINNER_BEFORE.search(before):
@@ -463,7 +356,7 @@ def pair_score(
 
 
 def vote(
-    info: QuestionInfo, ranked: list[Candidate], cover: Coverage
+    info: QuestionInfo, ranked: list[Candidate], cover: Coverage, cfg: ReaderSettings
 ) -> tuple[str, float, float, Candidate, tuple[int, int, str]] | None:
     """The entity most supported by the best sentences.
 
@@ -471,18 +364,20 @@ def vote(
     """
     if not info.expected:
         return None
-    wanted = set(info.content_terms)
+    # A lone digit anchors nothing: "4" of "season 4" is near every date and number in
+    # an article (counted as an anchor, RGB dev fell 0.80 -> 0.78).
+    wanted = {t for t in info.content_terms if not (len(t) == 1 and t.isdigit())}
     # Each document votes once per entity (its best mention): redundancy across
     # sources is evidence, repetition inside one article is not.
     per_doc: dict[tuple[str, str], float] = {}
     raw: dict[str, float] = {}
     best_pair: dict[str, tuple[float, Candidate, tuple[int, int, str]]] = {}
-    for c in ranked[:VOTERS]:
-        sent_weight = math.exp(SENT_TEMP * (c.score - ranked[0].score))
+    for c in ranked[: cfg.reader_voters]:
+        sent_weight = math.exp(cfg.reader_vote_temperature * (c.score - ranked[0].score))
         positions = [(pos, stem) for pos, stem in c.view.tokens if stem in wanted]
-        for ent in c.entities + proper_nouns(c, info):
+        for ent in c.entities + proper_nouns(c, info, cfg):
             ent = trim_entity(info, c, ent)
-            w = pair_score(info, c, ent, positions, cover)
+            w = pair_score(info, c, ent, positions, cover, cfg)
             if w <= 0:
                 continue
             text = c.text[ent[0] - c.start : ent[1] - c.start]
@@ -529,32 +424,6 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-# Logistic weights over the reader's evidence features: P(the corpus answers the
-# question), fitted by ``python -m eval.bench.calibrate --label answerable`` on
-# the RGB dev set and the seed golden set (compact feature subset; features not
-# listed weigh 0). See docs/benchmarks.md for the in- and out-of-sample figures.
-CONFIDENCE_WEIGHTS = {
-    "bias": -1.74,
-    "sim": 1.68,
-    "coverage": 1.74,
-    "neighbour_coverage": 3.15,
-    "constraints": 0.06,
-    "unknown_salient": -4.06,
-    "salient_missing_neighbours": -1.26,
-    "answer_strength": 0.71,
-}
-
-
-def _salient(question: str) -> set[str]:
-    """Terms of capitalised words (not the first) and numbers: names and figures the question states."""
-    out: set[str] = set()
-    for i, m in enumerate(re.finditer(r"(?u)\b[\w-]+\b", question)):
-        w = m.group(0)
-        if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w):
-            out.update(terms(w))
-    return out
-
-
 def _neighbourhood_terms(c: Candidate) -> set[str]:
     """Terms of the sentence, the sentences just before and after it, and the title."""
     row = c.hit.row
@@ -572,67 +441,133 @@ def _bigrams(seq: list[str]) -> set[tuple[str, str]]:
     return set(zip(seq, seq[1:], strict=False))
 
 
-def features(info: QuestionInfo, best: Candidate, winner: tuple | None, lexical: LexicalIndex) -> dict[str, float]:
-    """The evidence the confidence is computed from."""
+def features(
+    info: QuestionInfo,
+    best: Candidate,
+    winner: tuple | None,
+    lexical: LexicalIndex,
+    names: frozenset[str] | None = None,
+) -> dict[str, float]:
+    """The evidence the confidence is computed from: every feature, or only ``names``
+    (a request computes just the weighted ones; calibration asks for all)."""
     unknown = {t for t in info.content_terms if t not in lexical.doc_freq}
-    salient = _salient(info.text) & set(info.content_terms)
+    sal = salient(info.text) & set(info.content_terms)
     sentence_terms = terms(best.text)
-    q_pairs = _bigrams(info.content_terms)
-    known_salient = [t for t in info.content_terms if t in salient and t not in unknown]
+    known_salient = [t for t in info.content_terms if t in sal and t not in unknown]
     known = [t for t in info.content_terms if t not in unknown]
-    context_terms = set(sentence_terms) | best.hit.row.terms
-    near = _neighbourhood_terms(best)
-    return {
-        "neighbour_coverage": _weighted_coverage(info.content_terms, near, lexical),
-        "salient_missing_neighbours": _weighted_coverage(known_salient, set(known_salient) - near, lexical),
-        "known_coverage": _weighted_coverage(known, set(sentence_terms), lexical) if known else 0.0,
-        "known_context_coverage": _weighted_coverage(known, context_terms, lexical) if known else 0.0,
-        "phrase": len(q_pairs & _bigrams(sentence_terms)) / len(q_pairs) if q_pairs else 1.0,
-        "salient_missing_sentence": _weighted_coverage(
+
+    def near() -> set[str]:
+        return _neighbourhood_terms(best)
+
+    def phrase() -> float:
+        q_pairs = _bigrams(info.content_terms)
+        return len(q_pairs & _bigrams(list(sentence_terms))) / len(q_pairs) if q_pairs else 1.0
+
+    # In this order: the confidence sums weights x features in it (float sums depend on order).
+    every = {
+        "neighbour_coverage": lambda: _weighted_coverage(info.content_terms, near(), lexical),
+        "salient_missing_neighbours": lambda: _weighted_coverage(known_salient, set(known_salient) - near(), lexical),
+        "known_coverage": lambda: _weighted_coverage(known, set(sentence_terms), lexical) if known else 0.0,
+        "known_context_coverage": lambda: (
+            _weighted_coverage(known, set(sentence_terms) | best.hit.row.terms, lexical) if known else 0.0
+        ),
+        "phrase": phrase,
+        "salient_missing_sentence": lambda: _weighted_coverage(
             known_salient, set(known_salient) - set(sentence_terms), lexical
         ),
-        "salient_missing_context": _weighted_coverage(
+        "salient_missing_context": lambda: _weighted_coverage(
             known_salient, set(known_salient) - set(sentence_terms) - best.hit.row.terms, lexical
         ),
-        "sim": best.sim,
-        "coverage": best.coverage,
-        "context_coverage": best.context_coverage,
-        "constraints": best.constraints,
-        "unknown_salient": _weighted_coverage(info.content_terms, unknown & salient, lexical),
-        "unknown_other": _weighted_coverage(info.content_terms, unknown - salient, lexical),
-        "typed_no_answer": 1.0 if info.expected and not winner else 0.0,
-        "answer_strength": min(1.5, winner[1]) if winner else 0.0,
-        "answer_share": winner[2] if winner else 0.0,
+        "sim": lambda: best.sim,
+        "coverage": lambda: best.coverage,
+        "context_coverage": lambda: best.context_coverage,
+        "constraints": lambda: best.constraints,
+        "unknown_salient": lambda: _weighted_coverage(info.content_terms, unknown & sal, lexical),
+        "unknown_other": lambda: _weighted_coverage(info.content_terms, unknown - sal, lexical),
+        "typed_no_answer": lambda: 1.0 if info.expected and not winner else 0.0,
+        "answer_strength": lambda: min(1.5, winner[1]) if winner else 0.0,
+        "answer_share": lambda: winner[2] if winner else 0.0,
     }
+    return {name: f() for name, f in every.items() if names is None or name in names}
 
 
-def confidence(feats: dict[str, float], weights: dict[str, float] = CONFIDENCE_WEIGHTS) -> float:
-    """Calibrated probability that the chosen quote answers the question."""
-    return _sigmoid(weights["bias"] + sum(weights.get(k, 0.0) * v for k, v in feats.items()))
+FEATURES = (
+    "neighbour_coverage salient_missing_neighbours known_coverage known_context_coverage phrase "
+    "salient_missing_sentence salient_missing_context sim coverage context_coverage constraints "
+    "unknown_salient unknown_other typed_no_answer answer_strength answer_share"
+).split()
 
 
-def read(
-    question: str, hits: list[Hit], *, store: Store, lexical: LexicalIndex, question_vector: np.ndarray
-) -> Reading:
-    """Choose the answering sentence(s) and short answer among the hits' sentences."""
-    info = analyze(question)
-    cands = candidates(hits, question_vector)
-    if not cands:
-        return Reading([], None, 0.0)
-    cover = Coverage(info.content_terms, lexical)
-    score_candidates(info, cands, cover, hits[0].score)
-    ranked = sorted(cands, key=lambda c: -c.score)
-    best, short = ranked[0], None
-    winner = vote(info, ranked, cover)
-    if winner:
-        _, _, _, best, ent = winner
-        short = (best.doc_id, ent[0], ent[1])
-    feats = features(info, best, winner, lexical)
-    quotes = [(best.doc_id, best.start, best.end)]
-    follow = continuation(info, best, lexical) if not short else None
-    if follow:
-        quotes.append((best.doc_id, *follow))
-    return Reading(quotes, short, confidence(feats), best, feats, ranked)
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic weights over the reader's evidence features (a versioned JSON artifact)."""
+
+    bias: float
+    weights: dict[str, float]
+    meta: dict
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Calibration:
+        """Read a file written by ``python -m eval.bench.calibrate --write``."""
+        data = json.loads((path or CALIBRATION).read_text(encoding="utf-8"))
+        if data.get("format") != "citeqa-rule-confidence/1":
+            raise ValueError(
+                f"{path or CALIBRATION}: not a citeqa rule-confidence file (format {data.get('format')!r})"
+            )
+        unknown = set(data["weights"]) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"{path or CALIBRATION}: unknown features {sorted(unknown)}")
+        return cls(float(data["bias"]), {k: float(v) for k, v in data["weights"].items() if v}, data)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The features with a weight: all a request computes."""
+        return frozenset(self.weights)
+
+    def confidence(self, feats: dict[str, float]) -> float:
+        """Calibrated probability that the chosen quote answers the question."""
+        return _sigmoid(self.bias + sum(self.weights.get(k, 0.0) * v for k, v in feats.items()))
+
+
+class RuleReader:
+    """The read stage as hand-written rules: sentences scored on dense similarity,
+    term coverage, stated constraints and expected answer types; the best sentences
+    vote for a short answer; a logistic calibration gives the confidence."""
+
+    def __init__(self, settings: ReaderSettings, calibration: Calibration | None = None) -> None:
+        self.settings = settings
+        self.calibration = calibration or Calibration.load(settings.reader_calibration)
+
+    def read(self, question: str, retrieved: Retrieved) -> Reading:
+        """Ranked answers: the reader's choice first (quotes, short answer, confidence),
+        then every other candidate sentence (confidence 0: only the choice is scored)."""
+        return self.evidence(question, retrieved, self.calibration.names)[0]
+
+    def evidence(
+        self, question: str, retrieved: Retrieved, names: frozenset[str] | None = None
+    ) -> tuple[Reading, dict[str, float]]:
+        """The reading and the features behind its confidence (``names``, or all for calibration)."""
+        cfg, hits, lexical = self.settings, retrieved.hits, retrieved.lexical
+        info = analyze(question)
+        cands = candidates(hits, retrieved.vector, cfg.reader_passages)
+        if not cands:
+            return Reading([]), {}
+        cover = Coverage(info.content_terms, lexical)
+        score_candidates(info, cands, cover, hits[0].score)
+        ranked = sorted(cands, key=lambda c: -c.score)
+        best, short = ranked[0], None
+        winner = vote(info, ranked, cover, cfg)
+        if winner:
+            _, _, _, best, ent = winner
+            short = Offsets(best.doc_id, ent[0], ent[1])
+        feats = features(info, best, winner, lexical, names)
+        quotes = [Offsets(best.doc_id, best.start, best.end)]
+        follow = continuation(info, best, lexical) if not short else None
+        if follow:
+            quotes.append(Offsets(best.doc_id, *follow))
+        choice = Answer(tuple(quotes), short, self.calibration.confidence(feats))
+        others = [Answer((Offsets(c.doc_id, c.start, c.end),), None, 0.0) for c in ranked]
+        return Reading([choice, *(a for a in others if a.quotes[0] != quotes[0])]), feats
 
 
 def continuation(info: QuestionInfo, best: Candidate, lexical: LexicalIndex) -> tuple[int, int] | None:

@@ -1,24 +1,46 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates, fused."""
+"""The retrieve stage: dense (the store's vector query) and lexical (BM25) candidates,
+fused, with the chunk rows and article records the later stages read and verify."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from indexing.store import Store, published_day
+from indexing.embedding import Embedder
+from indexing.store import ArticleRecord, ChunkRecord, Store, published_window
+from service.analysis import terms
 from service.cache import LruCache
-from service.lexical import ChunkRow, LexicalIndex, fetch_rows, terms
+from service.errors import IndexNotReady
+from service.lexical import LexicalIndex
+from service.settings import RetrievalSettings
 
-# Fusion: a weighted sum of the dense cosine and the max-normalised BM25 score.
-# Tuned on the RGB dev set (docs/benchmarks.md); BM25 catches exact names,
-# years and quarters that MiniLM blurs.
-LEXICAL_WEIGHT = 0.35
-CANDIDATES = 40
-# Rows fetched from Chroma per question: the reader reads 16 passages, /ask shows up to 20.
-FETCH = 24
+# Records are fetched for the best hits only: the reader reads 16 passages, /ask shows up to 20.
+RECORDS_FOR = 20
+
+
+@dataclass
+class ChunkRow(ChunkRecord):
+    """A stored chunk with the service's analysis of it, made once and cached with the row."""
+
+    _terms: frozenset[str] | None = field(default=None, repr=False)
+    # The reader's per-sentence analysis (service.reader.row_reading).
+    reading: Any = field(default=None, repr=False)
+
+    @property
+    def context_text(self) -> str:
+        """What BM25 indexes: the title (when the text does not start with it) and the text."""
+        return self.text if self.text.startswith(self.title) else f"{self.title}\n{self.text}"
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """The chunk's distinct terms (title included), computed once."""
+        if self._terms is None:
+            self._terms = frozenset(terms(self.context_text))
+        return self._terms
 
 
 @dataclass
@@ -31,64 +53,115 @@ class Hit:
     lexical: float
 
 
-def date_filter(since: dt.date | None, until: dt.date | None) -> dict[str, Any] | None:
-    """Chroma ``where`` clause on the published day (undated chunks excluded when filtering)."""
-    parts: list[dict[str, Any]] = []
-    if since:
-        parts.append({"published_day": {"$gte": published_day(since.isoformat())}})
-    if until:
-        parts.append({"published_day": {"$lte": published_day(until.isoformat())}})
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else {"$and": parts}
+@dataclass
+class Retrieved:
+    """What the retrieve stage hands on: the fused hits whose article record is at the
+    version they were cut from (best first), those records, the question's vector and
+    the lexical snapshot the hits came from (for term statistics)."""
+
+    question: str
+    vector: np.ndarray
+    lexical: LexicalIndex
+    hits: list[Hit]
+    records: dict[str, ArticleRecord]
 
 
-def _mask(lexical: LexicalIndex, since: dt.date | None, until: dt.date | None) -> np.ndarray | None:
-    if not since and not until:
-        return None
-    days = lexical.days
-    ok = days > 0
-    if since:
-        ok &= days >= published_day(since.isoformat())
-    if until:
-        ok &= days <= published_day(until.isoformat())
-    return ok.astype(np.float32)
+class Retriever(Protocol):
+    """Stage 1: a question (and a published-date window) in, fused hits out."""
+
+    def retrieve(
+        self, question: str, *, since: dt.date | None = None, until: dt.date | None = None, records_for: int = ...
+    ) -> Retrieved: ...
 
 
-def retrieve(
-    question: str,
-    *,
-    query_vector: np.ndarray,
-    store: Store,
-    lexical: LexicalIndex,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    candidates: int = CANDIDATES,
-    fetch: int = FETCH,
-    cache: LruCache[str, ChunkRow] | None = None,
-) -> list[Hit]:
-    """The ``fetch`` best fused hits, with their chunk rows, best first."""
-    n = len(lexical)
-    if n == 0:
-        return []
-    k = min(candidates, n)
-    where = date_filter(since, until)
-    dense = store.chunks.query(query_embeddings=[query_vector], n_results=k, where=where, include=["distances"])
-    dense_sim = {cid: 1.0 - float(d) for cid, d in zip(dense["ids"][0], dense["distances"][0], strict=True)}
-    lex = lexical.search(terms(question), k, _mask(lexical, since, until))
-    top_lex = lex[0][1] if lex else 1.0
-    lex_norm = {lexical.ids[pos]: s / top_lex for pos, s in lex}
+class HybridRetriever:
+    """Dense top-N from the store and BM25 top-N, fused as ``dense + w * bm25 / max(bm25)``."""
 
-    fused = []
-    floor = min(dense_sim.values(), default=0.0)
-    for cid in dense_sim.keys() | lex_norm.keys():
-        # A lexical-only hit's cosine is below the dense cut: estimate it as the lowest seen.
-        d = dense_sim.get(cid, floor)
-        lx = lex_norm.get(cid, 0.0)
-        fused.append((d + LEXICAL_WEIGHT * lx, d, lx, cid))
-    fused.sort(reverse=True)
-    fused = fused[:fetch]
-    rows = fetch_rows(store, [cid for *_, cid in fused], cache)
-    hits = [Hit(row=rows[cid], score=sc, dense=d, lexical=lx) for sc, d, lx, cid in fused if cid in rows]
-    hits.sort(key=lambda h: -h.score)
-    return hits
+    def __init__(self, settings: RetrievalSettings, store: Store, embedder: Embedder, *, cache_mb: int = 64) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.lexical = LexicalIndex()
+        # Budgets in characters of text (≈ bytes); half for chunk rows, half for articles.
+        half = cache_mb * 1_000_000 // 2
+        # A row's cost: its text, base64 sentence vectors (decoded to float32 once read:
+        # ≈ 3× more), the sentence/entity lists and the reader's analysis (≈ 4× the text).
+        self.rows: LruCache[str, ChunkRow] = LruCache(
+            half, lambda r: 5 * len(r.text) + 4 * len(r.sentence_vectors) + 1000
+        )
+        # Keyed (doc id, content hash): service/cache.py says why that is never stale.
+        self.records: LruCache[tuple[str, str], ArticleRecord] = LruCache(half, lambda a: len(a.text) + 200)
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Rebuild the lexical index from the store (after a reindex) and swap it in."""
+        fresh = LexicalIndex.build(self.store)
+        with self._lock:
+            self.lexical = fresh
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        records_for: int = RECORDS_FOR,
+    ) -> Retrieved:
+        """The best fused hits for ``question``; raises ``IndexNotReady`` on an empty index."""
+        lexical = self.lexical  # one consistent snapshot for this request
+        if len(lexical) == 0:
+            raise IndexNotReady("the index is empty: run `citeqa index` first")
+        vector = self.embedder.embed_query(question)
+        hits = self.fuse(question, vector, lexical, published_window(since, until))
+        records = self.article_records(hits[:records_for])
+        # A chunk from another version of its article (mid-reindex) is never read or shown.
+        hits = [h for h in hits if h.row.doc_id in records and records[h.row.doc_id].content_hash == h.row.content_hash]
+        return Retrieved(question, vector, lexical, hits, records)
+
+    def fuse(
+        self, question: str, vector: np.ndarray, lexical: LexicalIndex, window: tuple[int, int] | None
+    ) -> list[Hit]:
+        """The ``retrieval_fetch`` best fused hits, with their chunk rows, best first."""
+        n = len(lexical)
+        k = min(self.settings.retrieval_candidates, n)
+        dense_sim = dict(self.store.query_chunks(vector, k, window=window))
+        lex = lexical.search(terms(question), k, lexical.window_mask(window))
+        top_lex = lex[0][1] if lex else 1.0
+        lex_norm = {lexical.ids[pos]: s / top_lex for pos, s in lex}
+
+        weight = self.settings.retrieval_lexical_weight
+        fused = []
+        floor = min(dense_sim.values(), default=0.0)
+        for cid in dense_sim.keys() | lex_norm.keys():
+            # A lexical-only hit's cosine is below the dense cut: estimate it as the lowest seen.
+            d = dense_sim.get(cid, floor)
+            lx = lex_norm.get(cid, 0.0)
+            fused.append((d + weight * lx, d, lx, cid))
+        fused.sort(reverse=True)
+        fused = fused[: self.settings.retrieval_fetch]
+        rows = self.chunk_rows([cid for *_, cid in fused])
+        hits = [Hit(row=rows[cid], score=sc, dense=d, lexical=lx) for sc, d, lx, cid in fused if cid in rows]
+        hits.sort(key=lambda h: -h.score)
+        return hits
+
+    def chunk_rows(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
+        """The chunks with these ids, from the cache or the store (ids no longer stored are absent)."""
+        if not chunk_ids:
+            return {}
+        found, missing = self.rows.get_many(list(dict.fromkeys(chunk_ids)))
+        if missing:
+            for cid, row in self.store.chunks_by_id(missing, ChunkRow).items():
+                found[cid] = row
+                self.rows.put(cid, row)
+        return found
+
+    def article_records(self, hits: list[Hit]) -> dict[str, ArticleRecord]:
+        """The article records these hits were cut from, at the version each hit was cut from."""
+        keys = list(dict.fromkeys((h.row.doc_id, h.row.content_hash) for h in hits))
+        found, missing = self.records.get_many(keys)
+        if missing:
+            for doc_id, record in self.store.documents([d for d, _ in missing]).items():
+                self.records.put((doc_id, record.content_hash), record)
+                found[(doc_id, record.content_hash)] = record
+        # A hit whose article changed since is dropped (hash mismatch).
+        return {doc_id: found[(doc_id, h)] for doc_id, h in keys if (doc_id, h) in found}

@@ -17,8 +17,8 @@ import pytest
 
 from indexing.embedding import Embedder
 from indexing.reindex import reindex
-from indexing.settings import Settings
 from indexing.store import Store, make_client
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

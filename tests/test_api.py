@@ -10,9 +10,9 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from indexing.settings import Settings
 from service.answering import ABSTAIN_ANSWER
 from service.app import create_app
+from service.settings import Settings
 
 ANSWERABLE = "How much was the military aid package the US announced on December 6, 2023?"
 OFF_CORPUS = "Who won the Super Bowl in 2024?"

@@ -3,10 +3,11 @@ version of an edited article (real Chroma, real model)."""
 
 from __future__ import annotations
 
+from service.pipeline import build_pipeline
+
 from indexing.reindex import reindex
 from service.answering import ask
 from service.cache import LruCache
-from service.engine import Engine
 from tests.conftest import copy_seeds, open_store
 
 QUESTION = "How much was the military aid package the US announced on December 6, 2023?"
@@ -29,13 +30,14 @@ def test_edited_article_is_never_answered_from_the_cache(tmp_path, make_settings
     settings = make_settings(corpus_dir=corpus)
     store = open_store(settings)
     reindex(settings, store=store, get_embedder=lambda: embedder)
-    engine = Engine.load(settings, store, embedder)
+    pipeline = build_pipeline(settings, store, embedder)
+    cached = pipeline.retriever
 
-    first = ask(engine, QUESTION)
-    assert not first.abstained and len(engine.rows) > 0 and len(engine.records) > 0
+    first = ask(pipeline, QUESTION)
+    assert not first.abstained and len(cached.rows) > 0 and len(cached.records) > 0
     doc = first.quotes[0].doc_id
-    again = ask(engine, QUESTION)
-    assert engine.rows.hits > 0 and engine.records.hits > 0  # the second ask was served from the caches
+    again = ask(pipeline, QUESTION)
+    assert cached.rows.hits > 0 and cached.records.hits > 0  # the second ask was served from the caches
     assert [q.model_dump() for q in again.quotes] == [q.model_dump() for q in first.quotes]
 
     # Shift every offset of the quoted article, reindex, follow: quotes must match the new text.
@@ -43,8 +45,8 @@ def test_edited_article_is_never_answered_from_the_cache(tmp_path, make_settings
     text = "EDITOR'S NOTE: corrected and re-published.\n\n" + path.read_text(encoding="utf-8")
     path.write_text(text, encoding="utf-8")
     reindex(settings, store=store, get_embedder=lambda: embedder)
-    engine.refresh()
-    after = ask(engine, QUESTION)
+    pipeline.refresh()
+    after = ask(pipeline, QUESTION)
     assert not after.abstained
     for q in after.quotes:
         assert q.doc_id != doc or text[q.start : q.end] == q.text

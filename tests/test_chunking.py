@@ -5,7 +5,7 @@ from __future__ import annotations
 from indexing.chunking import count_tokens
 from indexing.corpus import Article, load_corpus
 from indexing.parsing import prepare
-from indexing.settings import Settings
+from service.settings import Settings
 from tests.conftest import SEEDS
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from indexing.settings import Settings
 from service.app import create_app
 from service.citations import Citer, align
 from service.llm import Source
+from service.settings import Settings
 from tests.conftest import ROOT
 from tests.llm_server import ScriptedLLM, find
 
@@ -200,8 +200,8 @@ def test_stream_falls_back_with_only_done(client, llm):
 
 
 def test_without_an_llm_nothing_changes_and_stream_sends_only_done(client, llm):
-    engine = client.app.state.citeqa.engine
-    saved, engine.llm = engine.llm, None  # the same app as if CITEQA_LLM_BASE_URL were unset
+    pipeline = client.app.state.citeqa.pipeline
+    saved, pipeline.llm = pipeline.llm, None  # the same app as if CITEQA_LLM_BASE_URL were unset
     try:
         llm.reset(lambda src: "unused")
         body = ask(client)
@@ -209,7 +209,7 @@ def test_without_an_llm_nothing_changes_and_stream_sends_only_done(client, llm):
         with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
             events = parse_sse(r.read().decode())
     finally:
-        engine.llm = saved
+        pipeline.llm = saved
     assert [k for k, _ in events] == ["done"] and events[0][1] == body
     assert llm.requests == []
 

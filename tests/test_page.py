@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
-from indexing.settings import Settings
 from service.app import create_app
+from service.settings import Settings
 from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -210,8 +210,8 @@ def test_llm_answer_links_each_marker_to_its_verified_quote(server, page, seed_i
         )
     )
     settings, _ = seed_index
-    engine = server.app.state.citeqa.engine
-    engine.llm = make_llm(settings.model_copy(update={"llm_base_url": llm.base_url}))
+    pipeline = server.app.state.citeqa.pipeline
+    pipeline.llm = make_llm(settings.model_copy(update={"llm_base_url": llm.base_url}))
     try:
         api = httpx.post(server.url + "/ask", json={"question": ANSWERABLE}).json()
         assert api["mode"] == "llm" and len(api["quotes"]) == 2
@@ -226,5 +226,5 @@ def test_llm_answer_links_each_marker_to_its_verified_quote(server, page, seed_i
         expect(current).to_be_visible()
         assert current.inner_text() == api["quotes"][1]["text"]
     finally:
-        engine.llm = None
+        pipeline.llm = None
         llm.close()

@@ -14,7 +14,7 @@ import pytest
 
 from indexing.corpus import Article, load_corpus
 from indexing.parsing import ParseError, ParseProcess, prepare
-from indexing.settings import Settings
+from service.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
 INJECTED = Article(

@@ -18,8 +18,8 @@ from indexing.corpus import CorpusError, load_corpus
 from indexing.locking import acquire
 from indexing.parsing import prepare
 from indexing.reindex import reindex
-from indexing.settings import Settings
 from indexing.store import decode_vectors
+from service.settings import Settings
 from tests.conftest import CITEQA, ROOT, SEEDS, copy_seeds, open_store, run_cli
 
 SUMMARY = re.compile(r"^added (\d+), updated (\d+), removed (\d+), unchanged (\d+) in \d+\.\d\d s$", re.M)

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from indexing.settings import Settings
 from indexing.store import StoreUnavailable, check_server
 from service.app import create_app
+from service.settings import Settings
 from tests.conftest import CITEQA, ROOT, copy_seeds, free_port, run_cli, wait_ready
 
 PACT = "us-ukraine-weapons-production-pact.txt"

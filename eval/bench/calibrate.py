@@ -1,19 +1,21 @@
 """Fit the reader's confidence weights (logistic regression over its evidence features).
 
-    python -m eval.bench.calibrate [--rgb-data DIR] [--seed-data DIR]
+    python -m eval.bench.calibrate [--rgb-data DIR] [--seed-data DIR] [--features A,B] [--write [FILE]]
 
 Labels: 1 when the reader's chosen quote contains a gold answer, 0 when it does
 not or when the question is unanswerable. Data: the RGB dev set (answerable
 news questions with hard distractors) and the seed golden set
-(``eval/golden.jsonl``, with unanswerable questions). Prints the weights to
-paste into ``service/reader.py`` and the accuracy/abstention trade-off per
-threshold. Few features, L2-regularised: the held-back RGB half and unseen seed
+(``eval/golden.jsonl``, with unanswerable questions). Prints the weights and
+the accuracy/abstention trade-off per threshold; ``--write`` stores them as the
+versioned artifact the reader loads (``service/models/rule-confidence.json`` by
+default), never pasted by hand. Few features, L2-regularised: the held-back RGB half and unseen seed
 questions are the check against over-fitting.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import tempfile
 from pathlib import Path
@@ -22,41 +24,41 @@ import numpy as np
 
 from eval.bench.corpora import RGB_DEV, write_rgb_corpus
 from indexing.reindex import reindex
-from indexing.settings import Settings
 from indexing.store import Store, make_client
 from indexing.wiring import embedder_factory
-from service import reader
-from service.engine import Engine
-from service.retrieval import retrieve
+from service.pipeline import Pipeline, build_pipeline
+from service.reader import CALIBRATION, FEATURES, Calibration, RuleReader
+from service.settings import Settings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden.jsonl"
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
-def _engine(data: Path, corpus: Path) -> Engine:
+def _pipeline(data: Path, corpus: Path) -> Pipeline:
     settings = Settings(data_dir=data, corpus_dir=corpus)
     store = Store(make_client(settings), settings.index_name())
     get = embedder_factory(settings)
     reindex(settings, store=store, get_embedder=get)
-    return Engine.load(settings, store, get())
+    return build_pipeline(settings, store, get(), llm=None)
 
 
 def collect(
-    engine: Engine, questions: list[tuple[str, list[str]]], by_answerable: bool = False
+    pipeline: Pipeline, questions: list[tuple[str, list[str]]], by_answerable: bool = False
 ) -> tuple[list[dict], list[int], list[bool]]:
-    """Reader features and labels for (question, answers) pairs."""
+    """Reader features (all of them) and labels for (question, answers) pairs."""
+    reader = pipeline.reader
+    if not isinstance(reader, RuleReader):
+        raise SystemExit("calibrate fits the rule reader's confidence; the pipeline's reader is another")
     feats, labels, oks = [], [], []
     for question, answers in questions:
-        vector = engine.embedder.embed_query(question)
-        hits = retrieve(question, query_vector=vector, store=engine.store, lexical=engine.lexical)
-        reading = reader.read(question, hits, store=engine.store, lexical=engine.lexical, question_vector=vector)
+        retrieved = pipeline.retriever.retrieve(question)
+        reading, evidence = reader.evidence(question, retrieved)
         if not reading.best:
             continue
-        feats.append(reading.features)
-        oks.append(any(a.lower() in reading.best.text.lower() for a in answers))
-        labels.append(
-            int(bool(answers) if by_answerable else any(a.lower() in reading.best.text.lower() for a in answers))
-        )
+        text = " ".join(retrieved.records[d].text[s:e] for d, s, e in reading.best.quotes[:1])
+        feats.append(evidence)
+        oks.append(any(a.lower() in text.lower() for a in answers))
+        labels.append(int(bool(answers) if by_answerable else any(a.lower() in text.lower() for a in answers)))
     return feats, labels, oks
 
 
@@ -85,12 +87,22 @@ def main() -> None:
         help="fit P(the chosen quote is correct) or P(the corpus answers the question)",
     )
     parser.add_argument("--features", help="comma-separated subset of features to fit (others get weight 0)")
+    parser.add_argument(
+        "--write",
+        nargs="?",
+        type=Path,
+        const=CALIBRATION,
+        help=f"write the fitted weights as the reader's calibration file [default: {CALIBRATION}]",
+    )
     args = parser.parse_args()
+    unknown = set(args.features.split(",")) - set(FEATURES) if args.features else set()
+    if unknown:
+        parser.error(f"unknown features {sorted(unknown)}; choose from {FEATURES}")
     with tempfile.TemporaryDirectory() as tmp:
-        rgb = _engine(args.rgb_data or Path(tmp) / "rgb", write_rgb_corpus(Path(tmp) / "rgb-corpus"))
+        rgb = _pipeline(args.rgb_data or Path(tmp) / "rgb", write_rgb_corpus(Path(tmp) / "rgb-corpus"))
         rows = [json.loads(line) for line in RGB_DEV.read_text().splitlines()]
         f1, y1, ok1 = collect(rgb, [(r["query"], r["answers"]) for r in rows], args.label == "answerable")
-        seeds = _engine(args.seed_data or Path(tmp) / "seeds", SEEDS)
+        seeds = _pipeline(args.seed_data or Path(tmp) / "seeds", SEEDS)
         gold = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
         f2, y2, ok2 = collect(seeds, [(g["question"], g["answers"]) for g in gold], args.label == "answerable")
     names = args.features.split(",") if args.features else list(f1[0])
@@ -98,10 +110,30 @@ def main() -> None:
     y = np.array(y1 + y2, dtype=float)
     # Both sets count equally, whatever their sizes.
     w = fit(x, y, np.r_[np.full(len(y1), 1 / len(y1)), np.full(len(y2), 1 / len(y2))])
-    weights = {"bias": round(float(w[-1]), 2), **dict.fromkeys(f1[0], 0.0)}
-    weights.update({n: round(float(v), 2) for n, v in zip(names, w[:-1], strict=True)})
-    print("CONFIDENCE_WEIGHTS =", json.dumps(weights, indent=4))
-    probs = np.array([reader.confidence(f, weights) for f in f1 + f2])
+    fitted = {n: round(float(v), 2) for n, v in zip(names, w[:-1], strict=True)}
+    calibration = Calibration(round(float(w[-1]), 2), fitted, {})
+    print(json.dumps({"bias": calibration.bias, "weights": fitted}, indent=4))
+    if args.write:
+        command = f"python -m eval.bench.calibrate --label {args.label} --features {','.join(names)} --write"
+        args.write.write_text(
+            json.dumps(
+                {
+                    "format": "citeqa-rule-confidence/1",
+                    "version": 1,
+                    "reader": "RuleReader (service/reader.py)",
+                    "label": args.label,
+                    "fitted_by": command,
+                    "data": "RGB dev set and the seed golden set (eval/golden.jsonl)",
+                    "date": dt.date.today().isoformat(),
+                    "bias": calibration.bias,
+                    "weights": fitted,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        print(f"wrote {args.write}")
+    probs = np.array([calibration.confidence(f) for f in f1 + f2])
     n1 = len(y1)
     answerable = np.array([True] * n1 + [bool(g["answers"]) for g in gold])
     correct = np.array(ok1 + ok2, dtype=bool)

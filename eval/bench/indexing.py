@@ -29,7 +29,7 @@ from indexing.embedding import Embedder
 from indexing.nlp import annotate, load_pipeline
 from indexing.parsing import prepare
 from indexing.reindex import embed_text
-from indexing.settings import Settings
+from service.settings import Settings
 
 
 def floor(corpus: Path, settings: Settings) -> dict[str, float]:

@@ -21,15 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.bench.llama_adapter import as_llama_index
 from eval.golden import GoldenRow
 from eval.harness import InProcessAsker, run_eval
 from eval.rgb import load_rgb, write_rgb_corpus
 from indexing.corpus import load_corpus
-from indexing.embedding import Embedder, as_llama_index
+from indexing.embedding import Embedder
 from indexing.reindex import reindex
-from indexing.settings import Settings
 from indexing.store import Store, make_client
-from service.engine import Engine
+from service.pipeline import build_pipeline
+from service.settings import Settings
 
 
 def peer_index(corpus: Path, settings: Settings, embedder: Embedder, path: Path) -> tuple[object, float, float, int]:
@@ -107,8 +108,8 @@ def main() -> None:
             reindex(s, store=store, get_embedder=lambda: embedder)
             ours.append(time.perf_counter() - started)
         peer = peer_scores(retriever, rows)
-        engine = Engine.load(s, store, embedder)
-        result = run_eval(rows, InProcessAsker(engine), top_k=5).summary
+        pipeline = build_pipeline(s, store, embedder, llm=None)
+        result = run_eval(rows, InProcessAsker(pipeline), top_k=5).summary
     index_s = statistics.median(r[0] for r in peer_runs)
     embed_s = statistics.median(r[1] for r in peer_runs)
     ours_s = statistics.median(ours)

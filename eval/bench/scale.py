@@ -47,9 +47,9 @@ from indexing.embedding import Embedder
 from indexing.nlp import Annotation
 from indexing.parsing import prepare
 from indexing.reindex import reindex
-from indexing.settings import Settings
 from indexing.store import ArticleVectors, Store, make_client
 from indexing.wiring import embedder_factory
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CITEQA = Path(sys.executable).with_name("citeqa")
@@ -122,14 +122,14 @@ def build_derived(data: Path, target_chunks: int, settings: Settings, embedder: 
     if batch:
         store.write_articles(batch, replacing={})
     store.version.bump()
-    return store.chunks.count()
+    return store.chunk_count()
 
 
 def build_real(data: Path, corpus: Path, settings: Settings) -> int:
     s = settings.model_copy(update={"data_dir": data, "corpus_dir": corpus})
     store = Store(make_client(s), s.index_name())
     reindex(s, store=store, get_embedder=embedder_factory(s))
-    return store.chunks.count()
+    return store.chunk_count()
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 
 from indexing.reindex import reindex
-from indexing.settings import Settings
 from service.app import create_app
+from service.settings import Settings
 from tests.conftest import copy_seeds, free_port, open_store, wait_ready
 
 ADMIN_TOKEN = "reliability-token"

@@ -51,9 +51,9 @@ from eval.rgb import load_rgb
 from indexing.coordination import LEASE_ID, ChromaLease
 from indexing.corpus import Article, load_corpus
 from indexing.locking import IndexLocked
-from indexing.settings import Settings
 from indexing.store import Store
-from service.lexical import LexicalIndex, fetch_rows
+from service.lexical import LexicalIndex
+from service.settings import Settings
 from tests.conftest import CITEQA, ROOT, copy_seeds, open_store, run_cli
 from tests.test_server_mode import Serve
 
@@ -165,7 +165,7 @@ def assert_whole(store: Store, ref: Snapshot, articles: list[Article]) -> None:
     lexical = LexicalIndex.build(store)
     assert len(lexical.ids) == len(set(lexical.ids)) == len(ids)
     assert set(lexical.ids) == set(ids)
-    assert set(fetch_rows(store, lexical.ids)) == set(ids)
+    assert set(store.chunks_by_id(lexical.ids)) == set(ids)
 
 
 def kill_index_after(env: dict[str, str], delay: float, log: Path) -> tuple[int, int]:

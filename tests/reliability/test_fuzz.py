@@ -11,8 +11,8 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from indexing.settings import Settings
 from service.app import create_app
+from service.settings import Settings
 from tests.reliability.conftest import ADMIN_TOKEN
 
 # The schema the app serves, built without starting it (the lifespan opens nothing here).

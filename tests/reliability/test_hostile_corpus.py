@@ -28,8 +28,8 @@ from fastapi.testclient import TestClient
 from indexing.injection import is_injection
 from indexing.nlp import annotate
 from indexing.parsing import without_injection
-from indexing.settings import Settings
 from service.app import create_app
+from service.settings import Settings
 from tests.conftest import SEEDS, copy_seeds, open_store, run_cli
 
 MAX_ARTICLE_BYTES = 200_000

@@ -1,0 +1,76 @@
+"""The one constructor of the asking path: ``build_pipeline(settings, store)`` wires
+the stages of ``service.stages`` from settings. The HTTP app, ``citeqa ask``,
+``citeqa eval``, the calibration command and every benchmark build it here, so a
+new stage is one class and one line below."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from indexing.embedding import Embedder
+from indexing.store import Store
+from service.llm import make_llm
+from service.reader import RuleReader
+from service.retrieval import HybridRetriever
+from service.settings import Settings
+from service.stages import Decider, QuoteVerifier, Reader, ThresholdDecider, Verifier
+
+_DEFAULT: Any = object()
+
+
+@dataclass
+class Pipeline:
+    """The loaded stages, and what they read from. ``llm`` is the OpenAI-compatible
+    LLM of LLM mode (``service.llm.make_llm``), or None: extractive answers only."""
+
+    settings: Settings
+    store: Store
+    embedder: Embedder
+    retriever: HybridRetriever
+    reader: Reader
+    decider: Decider
+    verifier: Verifier
+    llm: Any = None
+
+    def refresh(self) -> None:
+        """Rebuild the lexical index from the store (after a reindex) and swap it in."""
+        self.retriever.refresh()
+
+    def reopen(self, store: Store) -> None:
+        """Read from ``store`` from now on (a rebuild made new collections)."""
+        self.store = self.retriever.store = store
+
+    @property
+    def chunks(self) -> int:
+        """Chunks in the lexical index now (0 before the first refresh)."""
+        return len(self.retriever.lexical)
+
+
+def build_pipeline(
+    settings: Settings,
+    store: Store,
+    embedder: Embedder | None = None,
+    *,
+    llm: Any = _DEFAULT,
+    refresh: bool = True,
+    reader: Reader | None = None,
+    decider: Decider | None = None,
+    verifier: Verifier | None = None,
+) -> Pipeline:
+    """The asking path over ``store``; any stage can be passed in instead of the default.
+    With ``refresh`` (the default) the lexical index is built now."""
+    embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    pipeline = Pipeline(
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        retriever=HybridRetriever(settings, store, embedder, cache_mb=settings.cache_mb),
+        reader=reader or RuleReader(settings),
+        decider=decider or ThresholdDecider(settings.abstain_threshold),
+        verifier=verifier or QuoteVerifier(),
+        llm=make_llm(settings) if llm is _DEFAULT else llm,
+    )
+    if refresh:
+        pipeline.refresh()
+    return pipeline
