@@ -1,7 +1,8 @@
-"""python -m training.reader {data,train,export,evaluate,card,all} [--seed 0] [--smoke]
+"""python -m training.reader {data,train,export,evaluate,card,all,check} [--seed 0] [--smoke]
 
 `all` runs every step in order; `data` and `train` reuse what is already in
 training/runs/ (train resumes from its last checkpoint), the others are redone.
+`check` re-encodes the fixture and reruns the int8 model on it (onnxruntime, no torch).
 --smoke: 200 pairs, 10 steps, 30 questions per held-out split, everything under
 training/runs/smoke/ (nothing committed is touched).
 """
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m training.reader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("command", choices=["data", "train", "export", "evaluate", "card", "all"])
+    ap.add_argument("command", choices=["data", "train", "export", "evaluate", "card", "all", "check"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--max-steps", type=int, default=None)
@@ -167,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         step_evaluate(paths)
     if cmd in ("card", "all"):
         step_card(paths, args.seed)
+    if cmd == "check":
+        from .evaluate import check_fixture
+
+        print(json.dumps(check_fixture(paths.fixture, paths.int8), indent=1))
     if cmd == "all":
         _timing(paths, "all_this_invocation", time.time() - t0)
     return 0

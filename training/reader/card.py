@@ -216,9 +216,10 @@ Unanswerable questions contribute only negatives.
   in length-sorted buckets of {config.LENGTH_BUCKET} batches, max length {info["max_len"]}; {tr.get("epochs", "–")} epoch(s) =
   {tr.get("steps", "–")} steps; seed {tr.get("seed", "–")}; checkpoint every {config.CHECKPOINT_EVERY} steps (rerunning resumes).
 - CPU: torch {tr.get("torch", "–")}, {config.THREADS} threads, at `nice -n 10`: training took
-  {minutes(tr.get("train_seconds"))} ({tr.get("pairs_per_second", "–")} pairs/s, mean {tr.get("mean_tokens", "–")} tokens a pair);
-  the whole recipe (data {minutes(t.get("data"))}, train {minutes(t.get("train"))}, export {minutes(t.get("export"))},
-  evaluation {minutes(t.get("evaluate"))}) {minutes(total)}.
+  {minutes(tr.get("train_seconds"))} ({tr.get("pairs_per_second", "–")} pairs/s, mean {tr.get("mean_tokens", "–")} tokens a pair), the whole
+  recipe {minutes(total)} (data {minutes(t.get("data"))}, train {minutes(t.get("train"))}, export {minutes(t.get("export"))},
+  evaluation {minutes(t.get("evaluate"))}). These are this run's times: at nice 10 they depend on what else the
+  machine runs.
 - Export: `torch.onnx.export` (opset 17, dynamic batch and sequence axes; fp32 ONNX matches torch
   to {_fmt(ex.get("fp32_onnx_vs_torch_max_abs_diff"))} at most), then
   `onnxruntime.quantization.quantize_dynamic(weight_type=QInt8)`.
@@ -235,7 +236,8 @@ Reproduce (a Python 3.11 venv with the project installed; the SQuAD files beside
     {info["command"]}
 
 `python -m training.reader --help` lists the steps (`data`, `train`, `export`, `evaluate`,
-`card`); `--smoke` runs all of them on 200 pairs in a minute under `training/runs/smoke/`.
+`card`, and `check`, which re-encodes the fixture and reruns the int8 model on it without
+torch); `--smoke` runs all of them on 200 pairs in a minute under `training/runs/smoke/`.
 
 ## Held-out figures (int8 ONNX, onnxruntime)
 

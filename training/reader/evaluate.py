@@ -185,3 +185,37 @@ def figures(per_q: list[dict], threshold: float | None = None) -> dict:
 
 def _acc(records, t: float) -> float:
     return float(np.mean([(right and p >= t) if ans else (p < t) for ans, right, p in records]))
+
+
+def check_fixture(fixture_path: Path, onnx_path: Path) -> dict:
+    """What a CI test without torch can do: re-encode the fixture's pairs, compare the ids, run the
+    int8 model with onnxruntime and compare with the recorded int8 and fp32 outputs."""
+    import hashlib
+    import json
+
+    from .encoding import sentence_argmax
+
+    fx = json.loads(fixture_path.read_text(encoding="utf-8"))
+    tok = load_tokenizer(tokenizer_path())
+    sess = ort_session(onnx_path)
+    same_ids = 0
+    d_int8, d_fp32, same_span, right = [], [], 0, 0
+    for r in fx["pairs"]:
+        it = encode_pair(tok, r["question"], r["title"], r["sentence"], r["previous"])
+        same_ids += it.input_ids == r["input_ids"] and list(it.sentence_tokens) == r["sentence_tokens"]
+        a, s, e = (x[0] for x in run_onnx(sess, pad_batch([it])))
+        d_int8.append(abs(float(a) - r["int8"]["answer_logit"]))
+        d_fp32.append(abs(float(a) - r["fp32"]["answer_logit"]))
+        same_span += (sentence_argmax(s, it), sentence_argmax(e, it)) == (r["int8"]["start"], r["int8"]["end"])
+        right += (float(a) > 0) == bool(r["label"])
+    n = len(fx["pairs"])
+    return {
+        "pairs": n,
+        "sha256_matches": hashlib.sha256(onnx_path.read_bytes()).hexdigest() == fx["model_sha256"],
+        "input_ids_match": same_ids,
+        "max_abs_diff_vs_recorded_int8": round(max(d_int8), 6),
+        "max_abs_diff_vs_fp32": round(max(d_fp32), 4),
+        "int8_start_end_match": same_span,
+        "int8_accuracy": round(right / n, 4),
+        "recorded_int8_accuracy": fx["stats"]["int8_accuracy"],
+    }
