@@ -1,6 +1,6 @@
 """The ``citeqa`` console script: starts ``citeqa index``'s parse and embedding
 processes before the CLI's own imports (typer, rich, Chroma), so spaCy and the
-model load meanwhile (docs/benchmarks.md §1)."""
+model load meanwhile (docs/history.md §1)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def main() -> None:
 
         # One embedding process now, for the guesses embedded while spaCy loads; the
         # other starts with the run: four interpreters loading at once delayed spaCy's
-        # load, and with it the whole run (docs/benchmarks.md §1). For the default
+        # load, and with it the whole run (docs/history.md §1). For the default
         # model; an index configured with another starts its own.
         start_bulk_workers(count=1)
     from citeqa.cli import main as cli_main

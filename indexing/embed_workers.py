@@ -6,7 +6,7 @@ worker that finished a batch mid-write waited for the write to end, so the
 writes hardly overlapped the embedding (on the RGB snippets, leaving the writes
 out made ``citeqa index`` 0.86 s faster, nearly all of their 1.0 s). A child
 process never waits for that GIL: each one always has its next batch in its
-pipe (``DEPTH``), so it goes on while the parent writes (docs/benchmarks.md §1).
+pipe (``DEPTH``), so it goes on while the parent writes (docs/history.md §1).
 
 Written on ``Process`` and ``Pipe`` like ``indexing.parsing``, for the same
 reasons: a run can kill children still loading their model, and a child whose
@@ -35,7 +35,7 @@ DEPTH = 2  # batches sent to a child ahead of its results: one to run, one waiti
 # parent's imports and spaCy's load go first (the first parsed batch sooner, and a
 # no-op run is not slowed by a child it never uses), in a server requests go before a
 # reindex's embedding, and on an otherwise idle machine the children still get whole
-# cores (docs/benchmarks.md §1: nice 0, 10, 15, 19 measured).
+# cores (docs/history.md §1: nice 0, 10, 15, 19 measured).
 NICE = 15
 
 

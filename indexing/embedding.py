@@ -43,7 +43,7 @@ MODELS: dict[str, ModelSpec] = {
 
 
 # A batch's fixed cost in padded tokens' worth: one onnxruntime call on a single
-# thread costs ≈ 1.4 ms beside ≈ 0.29 ms a padded token (docs/benchmarks.md §1).
+# thread costs ≈ 1.4 ms beside ≈ 0.29 ms a padded token (docs/history.md §1).
 GROUP_COST = 5.0
 
 
@@ -78,7 +78,7 @@ def new_session(model_path: str, *, single_thread: bool) -> Any:
         # The intra-op threads spin while one inference runs (fast for one question)
         # but not after it: left spinning they burned the second core while the
         # request went on in Python, ≈ 5 ms of CPU per /ask that concurrent requests
-        # needed (docs/benchmarks.md §5).
+        # needed (docs/history.md §5).
         options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
@@ -199,7 +199,7 @@ class Embedder:
 
         A caller that streams texts in waits here before it queues more, so each call
         gathers what arrived meanwhile: the more texts one call sorts by token count,
-        the less its batches pad (docs/benchmarks.md §1)."""
+        the less its batches pad (docs/history.md §1)."""
         self.bulk_workers().wait_for_backlog(batches)
 
     def embed_async(

@@ -6,7 +6,7 @@ workers' glue and with Chroma's writes (which hold it), and its load (≈ 1 s of
 imports and pipeline building) could only start once the command had done its
 own imports. In its own process it parses on whatever core the embedding
 leaves free, and ``citeqa index`` starts it first thing, so spaCy loads while
-the command imports Chroma and onnxruntime (docs/benchmarks.md §1).
+the command imports Chroma and onnxruntime (docs/history.md §1).
 
 Written on multiprocessing's ``Process`` and ``Pipe`` rather than a
 ``ProcessPoolExecutor``: a run with nothing to index must be able to kill a

@@ -89,7 +89,7 @@ def _speculate(
     guess costs the core the parse process leaves idle meanwhile, one batch at a time
     on one worker, and stops when the first parsed batch arrives. A vector is only
     ever used for exactly the text it was made from (``_embed``), so a wrong guess
-    costs that idle time and nothing else (docs/benchmarks.md §1)."""
+    costs that idle time and nothing else (docs/history.md §1)."""
     guesses = [_titled(a.title, a.text.strip()) for a in todo if len(a.text) <= settings.chunk_size * 3]
     guesses = sorted(dict.fromkeys(guesses), key=len)  # near-equal lengths pad less
     known: dict[str, np.ndarray] = {}
@@ -201,7 +201,7 @@ def _index(
     about to run dry; the writer thread waits for each batch's vectors in turn
     and stores them. Chroma holds this process's GIL while it writes; spaCy and
     the embedding, each in processes of their own, never wait for it
-    (docs/benchmarks.md §1). spaCy's load is the one step nothing can overlap
+    (docs/history.md §1). spaCy's load is the one step nothing can overlap
     with embedding, so ``citeqa index`` starts the parse process first thing.
     """
     replacing = {a.doc_id: states[a.doc_id].content_hash for a in todo if a.doc_id in states}

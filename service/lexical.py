@@ -1,8 +1,12 @@
-"""The lexical side of retrieval: BM25 (bm25s) over the chunks stored in Chroma.
+"""The in-memory side of retrieval: BM25 (bm25s) over the chunks stored in Chroma,
+every chunk's published day, and an int8 copy of every chunk's vector.
 
 Built from the store at start-up and rebuilt when the index changes, so it always
-matches the dense side (Chroma's own sparse index is Cloud-only). It also
-supplies document frequencies for the reader's term statistics.
+matches the dense side (Chroma's own sparse index is Cloud-only). It supplies
+document frequencies for the reader's term statistics, and the dense side of a
+date-filtered question: Chroma answers a metadata filter by scanning the metadata
+(≈ 90 ms at 20k chunks, against ≈ 2 ms unfiltered), while the chunks of a window
+are scored here exactly, ≈ 388 bytes a chunk (39 MB at 100k).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ class LexicalIndex:
     doc_freq: dict[str, int] = field(default_factory=dict)
     position: dict[str, int] = field(default_factory=dict)
     days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Unit chunk vectors as int8 rows with one float32 scale each (scale / 127 per unit).
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
+    scales: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     _weights: dict[str, float] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -43,16 +50,25 @@ class LexicalIndex:
         token_ids: list[list[int]] = []
         vocab: dict[str, int] = {}
         df: dict[str, int] = {}
-        for chunk in store.iter_chunk_texts():
+        vectors: list[np.ndarray] = []  # int8 rows, quantised as read: a float copy would double the peak
+        scales: list[float] = []
+        for chunk in store.iter_chunk_texts(vectors=True):
             text, title = chunk.text, chunk.title
             toks = terms(text if text.startswith(title) else f"{title}\n{text}")
             ids.append(chunk.chunk_id)
             days.append(chunk.published_day)
+            vector = chunk.vector
+            scale = float(np.abs(vector).max()) or 1e-12
+            vectors.append(np.round(vector * (127 / scale)).astype(np.int8))
+            scales.append(scale / 127)
             token_ids.append([vocab.setdefault(t, len(vocab)) for t in toks])
             for t in set(toks):
                 df[t] = df.get(t, 0) + 1
         index = cls(ids=ids, position={c: i for i, c in enumerate(ids)}, doc_freq=df)
         index.days = np.array(days, dtype=np.int64)
+        if vectors:
+            index.vectors = np.stack(vectors)
+            index.scales = np.array(scales, dtype=np.float32)
         if ids:
             retriever = bm25s.BM25()
             retriever.index(bm25s.tokenization.Tokenized(ids=token_ids, vocab=vocab), show_progress=False)
@@ -82,6 +98,21 @@ class LexicalIndex:
             return None
         days = self.days
         return ((days > 0) & (days >= window[0]) & (days <= window[1])).astype(np.float32)
+
+    def nearest(self, vector: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[str, float]]:
+        """The ``k`` chunks a ``window_mask`` keeps that are nearest ``vector``, scored
+        exactly: (chunk id, cosine), best first."""
+        keep = np.flatnonzero(mask)
+        if len(keep) == 0:
+            return []
+        # einsum's own loop, not BLAS: a float32 matmul of 1,427 rows took ≈ 8 ms here (OpenBLAS
+        # under OPENBLAS_CORETYPE), int8 @ float32 ≈ 4 ms, this ≈ 0.23 ms.
+        raw = np.einsum("ij,j->i", self.vectors[keep], vector.astype(np.float32), dtype=np.float32, casting="unsafe")
+        sims = raw * self.scales[keep]
+        k = min(k, len(keep))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.lexsort((top, -sims[top]))]
+        return [(self.ids[keep[i]], float(sims[i])) for i in top]
 
     def search(self, query_terms: Sequence[str], k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (row position, BM25 score) with a positive score."""

@@ -3,11 +3,10 @@ version of an edited article (real Chroma, real model)."""
 
 from __future__ import annotations
 
-from service.pipeline import build_pipeline
-
 from indexing.reindex import reindex
 from service.answering import ask
 from service.cache import LruCache
+from service.pipeline import build_pipeline
 from tests.conftest import copy_seeds, open_store
 
 QUESTION = "How much was the military aid package the US announced on December 6, 2023?"

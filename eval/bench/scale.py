@@ -153,7 +153,7 @@ async def load(url: str, route: str, payloads: list[dict], clients: int, seconds
 
     The client is aiohttp (C HTTP parser) rather than httpx: it shares the 2 cores
     with the server, and httpx spent ≈ 1.8 ms of CPU per request against aiohttp's
-    ≈ 0.6 ms (docs/benchmarks.md §5) — CPU the server then lacked."""
+    ≈ 0.6 ms (docs/history.md §5) — CPU the server then lacked."""
     times: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -191,10 +191,20 @@ async def load(url: str, route: str, payloads: list[dict], clients: int, seconds
     }
 
 
+# Date-filtered /ask passes (1 client) over the derived corpora, whose articles are
+# dated 2010-2023: a one-year window (≈ 1/14 of the chunks) and a one-week window.
+WINDOWS = {"year": ("2018-01-01", "2018-12-31"), "week": ("2018-06-04", "2018-06-10")}
+
+
 def measure(url: str, qs: list[str], seconds: float, repeats: int) -> dict:
     """Each route with 1 and 8 clients, ``repeats`` times; the run with the median p50
-    (1 client) or median throughput (8 clients) is kept, its figures reported whole."""
+    (1 client) or median throughput (8 clients) is kept, its figures reported whole.
+    Then ``/ask`` with each ``WINDOWS`` filter, 1 client."""
     out = {}
+    for label, (since, until) in WINDOWS.items():
+        payloads = [{"question": q, "since": since, "until": until} for q in qs]
+        runs = [asyncio.run(load(url, "/ask", payloads, 1, seconds, 200)) for _ in range(repeats)]
+        out[(f"/ask {label}", 1)] = sorted(runs, key=lambda r: r["p50"])[len(runs) // 2]
     for route, key in (("/ask", "question"), ("/search", "query")):
         payloads = [{key: q} for q in qs]
         runs = [asyncio.run(load(url, route, payloads, 1, seconds, 200)) for _ in range(repeats)]
@@ -293,6 +303,17 @@ def main() -> None:
                 f"| {eight['rps']:.0f} ({', '.join(f'{x:.0f}' for x in eight['all_rps'])}) "
                 f"| {one['errors'] + eight['errors']} | {rss:.0f} |"
             )
+    print(
+        "\n| corpus | chunks | `/ask` p50 ms, no filter | one-year window p50 ms (ratio) "
+        "| one-week window p50 ms (ratio) |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for size, chunks, _, res, _, _ in rows:
+        if ("/ask year", 1) not in res:
+            continue
+        base = res[("/ask", 1)]["p50"]
+        cells = [f"{res[(f'/ask {w}', 1)]['p50']:.1f} ({res[(f'/ask {w}', 1)]['p50'] / base:.2f}×)" for w in WINDOWS]
+        print(f"| {size} | {chunks} | {base:.1f} | " + " | ".join(cells) + " |")
     _plot(plot, ROOT / "docs" / "latency.png")
 
 
