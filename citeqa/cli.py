@@ -234,6 +234,7 @@ def ask(
 class _Format(StrEnum):
     golden = "golden"
     rgb = "rgb"
+    squad = "squad"
 
 
 @app.command("eval")
@@ -262,8 +263,26 @@ def eval_(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Passages per question (hit@k).")] = 5,
     fmt: Annotated[
-        _Format, typer.Option("--format", help="golden: citeqa's format; rgb: the RGB dev file.")
+        _Format,
+        typer.Option(
+            "--format",
+            help="golden: citeqa's format; rgb: the RGB dev file; squad: SQuAD 2.0 (every paragraph an article).",
+        ),
     ] = _Format.golden,
+    articles: Annotated[
+        str | None,
+        typer.Option("--articles", help="With --format squad: comma-separated article titles [default: all]."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="With --format squad: a SQuAD 2.0 file or folder [default: ../shared/benchmarks/squad2]."
+        ),
+    ] = None,
+    extra_corpus: Annotated[
+        Path | None,
+        typer.Option("--extra-corpus", help="Index these articles beside the set's own, as distractors."),
+    ] = None,
     min_accuracy: Annotated[
         float | None, typer.Option("--min-accuracy", help="Exit 1 below this answer accuracy.")
     ] = None,
@@ -280,8 +299,12 @@ def eval_(
     from eval.report import fmt as fmt_value
     from eval.report import metric_names, write_reports
 
-    if url and corpus:
-        raise _fail("--url asks a running service, which has its own corpus: drop --corpus (or --url)", 2)
+    if url and (corpus or extra_corpus):
+        raise _fail("--url asks a running service, which has its own corpus: drop --corpus/--extra-corpus", 2)
+    if (articles or data) and fmt is not _Format.squad:
+        raise _fail("--articles and --data go with --format squad", 2)
+    if extra_corpus is not None and not extra_corpus.is_dir():
+        raise _fail(f"--extra-corpus {extra_corpus} is not a directory", 2)
     settings = _settings()
     baseline = None  # the extractive run beside an LLM run
     with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as tmp:
@@ -295,11 +318,21 @@ def eval_(
                 _, rows = load_rgb(source)
                 if not url:
                     corpus = write_rgb_corpus(Path(tmp) / "rgb-corpus", source)
+            elif fmt is _Format.squad:
+                from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
+
+                source = data or SQUAD_DIR
+                chosen = [a.strip() for a in articles.split(",") if a.strip()] if articles else None
+                records, rows = load_squad(source, chosen)
+                if not url:
+                    corpus = write_squad_corpus(Path(tmp) / "squad-corpus", records)
             else:
                 source = golden or Path("eval/golden.jsonl")
                 rows = load_golden(source)
         except GoldenError as exc:
             raise _fail(str(exc), 2) from None
+        if extra_corpus is not None:
+            corpus = _with_extra(corpus or settings.corpus_dir, extra_corpus, Path(tmp) / "with-extra")
         if corpus is not None:
             settings = settings.model_copy(update={"corpus_dir": corpus, "data_dir": Path(tmp) / "data"})
         bar = Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
@@ -382,6 +415,18 @@ def eval_(
         print(f"wrote {p}")
     if missed:
         raise _fail("missed: " + ", ".join(f"{m} {fmt_value(v)} < {mn:.2f}" for m, v, mn in missed), 1)
+
+
+def _with_extra(corpus: Path, extra: Path, dest: Path) -> Path:
+    """A copy of ``corpus`` (same doc ids) with ``extra``'s articles under ``extra/``
+    (copies: the corpus loader follows no symlink out of its folder)."""
+    import shutil
+
+    if not corpus.is_dir():
+        raise _fail(f"corpus {corpus} is not a directory", 2)
+    shutil.copytree(corpus, dest, symlinks=True)
+    shutil.copytree(extra, dest / "extra", symlinks=True)
+    return dest
 
 
 def main() -> None:

@@ -8,13 +8,21 @@
   be 1.00), precision (quotes overlapping a gold evidence span), recall (gold
   evidence spans covered by some quote);
 - abstention: precision and recall of ``abstained`` against ``answerable=false``;
+  combined = (answerable answered right + unanswerable abstained) / all;
+- confidence: precision@0.9 (answers given with confidence >= 0.9 that are right;
+  an answered unanswerable question is wrong), share@0.9 (such answers / answerable
+  questions), expected calibration error over the answers given (10 equal-width bins);
+- short answers: SQuAD's exact match and token F1 against the gold answers, over
+  the answerable questions (abstained or no short answer: 0);
 - latency p50/p95 per question.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
-from collections import defaultdict
+import string
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +49,40 @@ class Verdict:
     evidence_covered: int
     latency_ms: float
     tags: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    short_em: float = 0.0
+    short_f1: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "tags"}
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, golds: list[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer."""
+    return float(any(normalize(prediction) == normalize(g) for g in golds))
+
+
+def token_f1(prediction: str, golds: list[str]) -> float:
+    """SQuAD's token F1, the best over the gold answers."""
+    best = 0.0
+    p = normalize(prediction).split()
+    for gold in golds:
+        g = normalize(gold).split()
+        common = sum((Counter(p) & Counter(g)).values())
+        if common:
+            precision, recall = common / len(p), common / len(g)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 def judge(
@@ -87,11 +126,31 @@ def judge(
         evidence_covered=sum(any(_overlaps(q, g) for q in quote_spans) for g in gold),
         latency_ms=latency_ms,
         tags=tags,
+        confidence=float(response.get("confidence") or 0.0),
+        short_em=exact_match(short["text"], answers) if short and answerable and not abstained else 0.0,
+        short_f1=token_f1(short["text"], answers) if short and answerable and not abstained else 0.0,
     )
 
 
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
+
+
+def expected_calibration_error(verdicts: list[Verdict], bins: int = 10) -> float | None:
+    """ECE of the answers given: the answered share of each equal-width confidence bin
+    times |its accuracy - its mean confidence|, summed."""
+    answered = [v for v in verdicts if not v.abstained]
+    if not answered:
+        return None
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [v for v in answered if lo <= v.confidence < hi or (b == bins - 1 and v.confidence == 1.0)]
+        if inside:
+            accuracy = sum(v.correct for v in inside) / len(inside)
+            mean = sum(v.confidence for v in inside) / len(inside)
+            total += len(inside) / len(answered) * abs(accuracy - mean)
+    return total
 
 
 def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
@@ -102,6 +161,7 @@ def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
     abstained = [v for v in verdicts if v.abstained]
     latencies = sorted(v.latency_ms for v in verdicts)
     with_gold = [v for v in answerable if v.evidence]
+    confident = [v for v in verdicts if not v.abstained and v.confidence >= 0.9]
     return {
         "questions": len(verdicts),
         "answerable": len(answerable),
@@ -118,6 +178,14 @@ def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
         "citation_recall": _ratio(sum(v.evidence_covered for v in answered), sum(v.evidence for v in answered)),
         "abstention_precision": _ratio(sum(not v.answerable for v in abstained), len(abstained)),
         "abstention_recall": _ratio(sum(v.abstained for v in unanswerable), len(unanswerable)),
+        "combined": _ratio(
+            sum(v.correct for v in answerable) + sum(v.abstained for v in unanswerable), len(verdicts)
+        ),
+        "precision@0.9": _ratio(sum(v.correct for v in confident), len(confident)),
+        "share@0.9": _ratio(len(confident), len(answerable)),
+        "ece": expected_calibration_error(verdicts),
+        "short_em": _ratio(sum(v.short_em for v in answerable), len(answerable)),
+        "short_f1": _ratio(sum(v.short_f1 for v in answerable), len(answerable)),
         "abstained": _ratio(len(abstained), len(verdicts)),
         "latency_p50_ms": statistics.median(latencies) if latencies else None,
         "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,

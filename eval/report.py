@@ -22,6 +22,12 @@ ORDER = [
     "citation_recall",
     "abstention_precision",
     "abstention_recall",
+    "combined",
+    "precision@0.9",
+    "share@0.9",
+    "ece",
+    "short_em",
+    "short_f1",
     "abstained",
     "latency_p50_ms",
     "latency_p95_ms",
@@ -131,7 +137,7 @@ def _plot(result: EvalResult, threshold: float, path: Path) -> None:
             q["confidence"] for q in result.questions if not q["expected"]["answerable"]
         ],
     }
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig, (ax, rel) = plt.subplots(1, 2, figsize=(11, 4), dpi=110, gridspec_kw={"width_ratios": [7, 4]})
     rng = np.random.default_rng(0)
     for i, (name, values) in enumerate(groups.items()):
         ax.scatter(
@@ -149,6 +155,30 @@ def _plot(result: EvalResult, threshold: float, path: Path) -> None:
     ax.set_ylabel("confidence")
     ax.set_title("Where would you set the abstention threshold?", fontsize=10)
     ax.legend(fontsize=7, loc="lower left")
+    _reliability(rel, result)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _reliability(ax: Any, result: EvalResult, bins: int = 10) -> None:
+    """Reliability diagram of the answers given: accuracy against mean confidence per bin."""
+    answered = [v for v in result.verdicts if not v.abstained]
+    xs, ys, ns = [], [], []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [v for v in answered if lo <= v.confidence < hi or (b == bins - 1 and v.confidence == 1.0)]
+        if inside:
+            xs.append(sum(v.confidence for v in inside) / len(inside))
+            ys.append(sum(v.correct for v in inside) / len(inside))
+            ns.append(len(inside))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
+    ax.scatter(xs, ys, s=[12 + 3 * n**0.5 * 4 for n in ns], color="tab:blue", alpha=0.8, label="answers given, per bin")
+    ax.plot(xs, ys, color="tab:blue", linewidth=1)
+    ece = result.summary.get("ece")
+    ax.set_title(f"Reliability (ECE {fmt(ece)})", fontsize=10)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("share right")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, loc="upper left")
