@@ -307,6 +307,7 @@ def eval_(
         raise _fail(f"--extra-corpus {extra_corpus} is not a directory", 2)
     settings = _settings()
     baseline = None  # the extractive run beside an LLM run
+    threshold = settings.abstain_threshold  # in-process: the one the pipeline's decider uses
     with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as tmp:
         try:
             if fmt is _Format.rgb:
@@ -353,6 +354,7 @@ def eval_(
                 with open_index_for_writing(settings) as (store, get_embedder):
                     reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
                     pipeline = build_pipeline(settings, store, get_embedder())
+                    threshold = getattr(pipeline.decider, "threshold", threshold)
                     with bar:
                         if pipeline.llm is not None:
                             # LLM configured: report the extractive mode beside it, on the same index.
@@ -363,15 +365,14 @@ def eval_(
         except EvalError as exc:
             raise _fail(str(exc)) from None
     out = out or Path("eval/reports") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    shaped = settings.report() if not url else None  # a running service's settings are its own
-    paths = write_reports(
-        result, out, threshold=settings.abstain_threshold, title=f"{fmt.value} {source}", settings=shaped
-    )
+    # a running service's settings are its own
+    shaped = {**settings.report(), "abstain_threshold": threshold} if not url else None
+    paths = write_reports(result, out, threshold=threshold, title=f"{fmt.value} {source}", settings=shaped)
     if baseline is not None:
         paths += write_reports(
             baseline,
             out / "extractive",
-            threshold=settings.abstain_threshold,
+            threshold=threshold,
             title=f"{fmt.value} {source}, extractive",
             settings=shaped,
         )

@@ -178,9 +178,7 @@ def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
         "citation_recall": _ratio(sum(v.evidence_covered for v in answered), sum(v.evidence for v in answered)),
         "abstention_precision": _ratio(sum(not v.answerable for v in abstained), len(abstained)),
         "abstention_recall": _ratio(sum(v.abstained for v in unanswerable), len(unanswerable)),
-        "combined": _ratio(
-            sum(v.correct for v in answerable) + sum(v.abstained for v in unanswerable), len(verdicts)
-        ),
+        "combined": _ratio(sum(v.correct for v in answerable) + sum(v.abstained for v in unanswerable), len(verdicts)),
         "precision@0.9": _ratio(sum(v.correct for v in confident), len(confident)),
         "share@0.9": _ratio(len(confident), len(answerable)),
         "ece": expected_calibration_error(verdicts),

@@ -78,7 +78,7 @@ def _failure(q: dict[str, Any]) -> str | None:
 
 
 def write_reports(
-    result: EvalResult, out: Path, *, threshold: float, title: str, settings: dict[str, Any] | None = None
+    result: EvalResult, out: Path, *, threshold: float | None, title: str, settings: dict[str, Any] | None = None
 ) -> list[Path]:
     """Write report.json, report.md and confidence.png into ``out``; return their paths.
     ``settings`` (``Settings.report()``: what shaped the answers) heads both reports."""
@@ -121,7 +121,7 @@ def write_reports(
     return paths
 
 
-def _plot(result: EvalResult, threshold: float, path: Path) -> None:
+def _plot(result: EvalResult, threshold: float | None, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,8 +148,9 @@ def _plot(result: EvalResult, threshold: float, path: Path) -> None:
             color=["tab:green", "tab:orange", "tab:red"][i],
             label=f"{name.replace(chr(10), ' ')} ({len(values)})",
         )
-    ax.axhline(threshold, color="black", linestyle="--", linewidth=1)
-    ax.text(2.45, threshold + 0.015, f"CITEQA_ABSTAIN_THRESHOLD = {threshold:.2f}", ha="right", fontsize=8)
+    if threshold is not None:  # unknown for a running service asked over --url
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=1)
+        ax.text(2.45, threshold + 0.015, f"abstention threshold {threshold:.2f}", ha="right", fontsize=8)
     ax.set_xticks(range(3), list(groups))
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("confidence")

@@ -11,8 +11,9 @@ from typing import Any
 from indexing.embedding import Embedder
 from indexing.store import Store
 from service.llm import make_llm
-from service.reader import RuleReader
+from service.reader import HybridReader, ModelReader
 from service.retrieval import HybridRetriever
+from service.rule_reader import RuleReader
 from service.settings import Settings
 from service.stages import Decider, QuoteVerifier, Reader, ThresholdDecider, Verifier
 
@@ -61,13 +62,21 @@ def build_pipeline(
     """The asking path over ``store``; any stage can be passed in instead of the default.
     With ``refresh`` (the default) the lexical index is built now."""
     embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    if reader is None:
+        reader = {
+            "model": lambda: ModelReader(settings),
+            "rules": lambda: RuleReader(settings),
+            "hybrid": lambda: HybridReader(RuleReader(settings)),
+        }[settings.reader]()
+    # CITEQA_ABSTAIN_THRESHOLD when set, else the threshold the reader's calibration chose.
+    threshold = settings.abstain_threshold if settings.abstain_threshold is not None else reader.threshold
     pipeline = Pipeline(
         settings=settings,
         store=store,
         embedder=embedder,
         retriever=HybridRetriever(settings, store, embedder, cache_mb=settings.cache_mb),
-        reader=reader or RuleReader(settings),
-        decider=decider or ThresholdDecider(settings.abstain_threshold),
+        reader=reader,
+        decider=decider or ThresholdDecider(threshold),
         verifier=verifier or QuoteVerifier(),
         llm=make_llm(settings) if llm is _DEFAULT else llm,
     )

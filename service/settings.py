@@ -17,7 +17,7 @@ every evaluation report says what produced its figures.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,8 +45,11 @@ class ServiceSettings(BaseSettings):
     cache_mb: int = Field(
         64, ge=0, le=100_000, description="Memory for cached chunk rows and article texts (MB of text); 0 disables."
     )
-    abstain_threshold: float = Field(
-        0.65, ge=0.0, le=1.0, description="Answers with lower confidence abstain (tuned on the dev sets)."
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Answers with lower confidence abstain [default: the reader's calibrated threshold].",
     )
 
 
@@ -95,12 +98,20 @@ class RetrievalSettings(BaseSettings):
 
 
 class ReaderSettings(BaseSettings):
-    """The read stage (``service.reader.RuleReader``): which sentences it reads and how
-    the best of them vote for a short answer."""
+    """The read stage: the trained model (``service.reader.ModelReader``, the default)
+    or the hand-written rules (``service.rule_reader.RuleReader``)."""
 
     model_config = _CONFIG
 
+    reader: Literal["hybrid", "model", "rules"] = Field(
+        "hybrid",
+        description="Which reader: the rules' sentence with the trained model's span and logit (hybrid), "
+        "the trained answer model alone (model), or the hand-written rules alone (rules).",
+    )
     reader_passages: int = Field(16, ge=1, le=200, description="Top fused passages whose sentences are read.")
+    reader_candidates: int = Field(
+        6, ge=1, le=200, description="Pre-ranked sentences the answer model reads per question (one batch)."
+    )
     reader_voters: int = Field(16, ge=1, le=200, description="Best sentences that vote for the short answer.")
     reader_window: int = Field(
         60, ge=0, le=1000, description="Characters around an entity in which question terms count as near it."
@@ -117,8 +128,8 @@ class ReaderSettings(BaseSettings):
     )
     reader_calibration: Path | None = Field(
         None,
-        description="Confidence weights file written by `python -m eval.bench.calibrate --write` "
-        "[default: the one shipped in service/models/].",
+        description="The reader's calibration file (model: `python -m eval.bench.calibrate_reader`; rules: "
+        "`python -m eval.bench.calibrate --write`) [default: the one shipped in service/models/].",
     )
 
 

@@ -66,7 +66,11 @@ class Decision:
 
 
 class Reader(Protocol):
-    """Stage 2: a question and retrieved candidates in, ranked answers out."""
+    """Stage 2: a question and retrieved candidates in, ranked answers out. ``threshold``
+    is the abstention threshold its calibration chose (``CITEQA_ABSTAIN_THRESHOLD``
+    overrides it)."""
+
+    threshold: float
 
     def read(self, question: str, retrieved: Retrieved) -> Reading: ...
 

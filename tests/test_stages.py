@@ -11,8 +11,9 @@ import pytest
 
 from service.answering import ask
 from service.pipeline import build_pipeline
-from service.reader import Calibration, RuleReader
+from service.reader import HybridReader, ModelReader
 from service.retrieval import Retrieved
+from service.rule_reader import Calibration, RuleReader
 from service.settings import Settings
 from service.stages import Answer, Offsets, Reading, ThresholdDecider
 
@@ -25,11 +26,11 @@ ANSWERABLE = [
 UNANSWERABLE = ["Who won the Super Bowl in 2024?", "What is the capital of Australia?"]
 
 
-def _rule_reader(settings: Settings) -> RuleReader:
-    return RuleReader(settings)
-
-
-READERS = {"rule": _rule_reader}
+READERS = {
+    "hybrid": lambda settings: HybridReader(RuleReader(settings)),
+    "model": ModelReader,
+    "rules": RuleReader,
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,8 @@ def test_reader_with_no_candidates_gives_no_answer(pipeline, reader):
 
 class FirstSentence:
     """A stand-in reader (a class with the stage's one method): the top hit's first sentence."""
+
+    threshold = 0.5
 
     def __init__(self, shift: int = 0) -> None:
         self.shift = shift

@@ -27,7 +27,7 @@ from indexing.reindex import reindex
 from indexing.store import Store, make_client
 from indexing.wiring import embedder_factory
 from service.pipeline import Pipeline, build_pipeline
-from service.reader import CALIBRATION, FEATURES, Calibration, RuleReader
+from service.rule_reader import CALIBRATION, FEATURES, Calibration, RuleReader
 from service.settings import Settings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden.jsonl"
@@ -125,6 +125,8 @@ def main() -> None:
                     "fitted_by": command,
                     "data": "RGB dev set and the seed golden set (eval/golden.jsonl)",
                     "date": dt.date.today().isoformat(),
+                    "threshold": 0.65,
+                    "threshold_rule": "chosen by hand on the RGB dev and seed golden sets (docs/history.md)",
                     "bias": calibration.bias,
                     "weights": fitted,
                 },

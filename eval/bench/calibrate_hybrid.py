@@ -1,0 +1,122 @@
+"""Fit the hybrid reader's confidence on the calibration articles, and choose its
+abstention threshold; write ``service/models/hybrid-confidence.json``.
+
+    python -m eval.bench.calibrate_hybrid [--data DIR] [--out FILE] [--l2 0.01]
+
+The calibration articles are the ones the reader recipe set aside
+(``training/reader/manifest.json``, read as data): nothing was trained on them and
+nothing here touches the four test articles, the RGB dev set or the golden set
+(those are validation only). Every paragraph of those articles is indexed as one
+corpus (as ``citeqa eval --format squad`` does); every question goes through the
+real retrieve stage and ``HybridReader.evidence``. Label: the question is
+answerable and the chosen quote (or the short answer) holds a gold answer.
+Features: the rule reader's evidence (``service.rule_reader.FEATURES``) and the
+answer model's logit for the chosen sentence; an L2-regularised logistic fit.
+The threshold is the one that gets the most calibration questions right
+(answerable answered right, or unanswerable abstained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from eval.bench.calibrate_reader import calibration_articles, choose_threshold, fit_logistic
+from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
+from indexing.reindex import reindex
+from indexing.store import Store, make_client
+from indexing.wiring import embedder_factory
+from service.answer_model import AnswerModel
+from service.pipeline import build_pipeline
+from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader
+from service.rule_reader import FEATURES, RuleReader
+from service.settings import Settings
+
+NAMES = [*FEATURES, "model_logit"]
+UNFITTED = HybridCalibration(0.0, {}, 0.0, {})
+
+
+def collect(data: Path, articles: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, right, answerable), one row per question."""
+    records, rows = load_squad(data, articles)
+    xs, right, answerable = [], [], []
+    with tempfile.TemporaryDirectory(prefix="citeqa-calibrate-") as tmp:
+        corpus = write_squad_corpus(Path(tmp) / "corpus", records)
+        settings = Settings(data_dir=Path(tmp) / "data", corpus_dir=corpus)
+        store = Store(make_client(settings), settings.index_name())
+        get = embedder_factory(settings)
+        reindex(settings, store=store, get_embedder=get)
+        reader = HybridReader(RuleReader(settings), AnswerModel(), UNFITTED)
+        pipeline = build_pipeline(settings, store, get(), llm=None, reader=reader)
+        for n, row in enumerate(rows):
+            retrieved = pipeline.retriever.retrieve(row.question)
+            reading, feats = reader.evidence(row.question, retrieved)
+            best = reading.best
+            texts = [retrieved.records[d].text[s:e].lower() for d, s, e in best.quotes] if best else []
+            if best and best.short:
+                d, s, e = best.short
+                texts.append(retrieved.records[d].text[s:e].lower())
+            xs.append([feats.get(k, 0.0) for k in NAMES])
+            right.append(row.answerable and any(a.lower() in t for a in row.answers for t in texts))
+            answerable.append(row.answerable)
+            if n % 250 == 0:
+                print(f"{n}/{len(rows)} questions read", flush=True)
+    return np.array(xs, dtype=float), np.array(right), np.array(answerable)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SQUAD_DIR)
+    parser.add_argument("--out", type=Path, default=HYBRID_CALIBRATION)
+    parser.add_argument("--l2", type=float, default=0.01, help="L2 weight of the logistic fit")
+    args = parser.parse_args()
+    articles = calibration_articles()
+    x, y, answerable = collect(args.data, articles)
+    w = fit_logistic(x, y.astype(float), l2=args.l2 * len(x))
+    probs = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ w)))
+    threshold, share = choose_threshold(probs, y, answerable)
+    answered = probs >= threshold
+    confident = probs >= 0.9
+    bins = np.minimum((probs * 10).astype(int), 9)
+    ece = sum(
+        (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
+        for k in range(10)
+        if (bins == k).any()
+    )
+    body = {
+        "format": HYBRID_FORMAT,
+        "version": 1,
+        "model_sha256": AnswerModel().sha256(),
+        "label": "answerable, and the chosen quote or short answer holds a gold answer",
+        "articles": articles,
+        "fitted_by": f"python -m eval.bench.calibrate_hybrid --l2 {args.l2}",
+        "date": dt.date.today().isoformat(),
+        "threshold": threshold,
+        "threshold_rule": "the threshold (0.05-0.95, steps of 0.01) that gets the most calibration questions "
+        "right: answerable answered with a right quote, or unanswerable abstained",
+        "figures": {
+            "questions": len(y),
+            "answerable": int(answerable.sum()),
+            "chosen_right": float(y[answerable].mean()),
+            "combined_at_threshold": share,
+            "answerable_right_at_threshold": float(np.mean((answered & y)[answerable])),
+            "unanswerable_abstained_at_threshold": float(np.mean(~answered[~answerable])),
+            "precision_at_0.9": float(y[confident].mean()) if confident.any() else None,
+            "share_at_0.9": float(confident.sum() / answerable.sum()),
+            "ece_all_questions_in_sample": float(ece),
+        },
+        "bias": round(float(w[-1]), 4),
+        "weights": {n: round(float(v), 4) for n, v in zip(NAMES, w[:-1], strict=True)},
+    }
+    args.out.write_text(json.dumps(body, indent=2) + "\n")
+    print(json.dumps(body, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
