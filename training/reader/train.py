@@ -144,7 +144,8 @@ def train(
     step, elapsed, ema = 0, 0.0, None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
-        if ck["total"] != total or ck["seed"] != seed or ck["pairs"] != len(items):
+        if (ck["total"], ck["seed"], ck["pairs"], ck.get("span_loss_weight", 1.0)) != (
+            total, seed, len(items), config.SPAN_LOSS_WEIGHT):
             raise RuntimeError(f"{ckpt_path} is from another run (total/seed/pairs differ): remove it to start afresh")
         model.load_state_dict(ck["model"])
         optim.load_state_dict(ck["optim"])
@@ -231,6 +232,7 @@ def train(
         else round(pairs_seen / max(elapsed, 1e-9), 2),
         "mean_tokens": round(float(lengths.mean()), 1),
         "final_loss_ema": round(ema, 4),
+        "span_loss_weight": config.SPAN_LOSS_WEIGHT,
         "torch": torch.__version__,
         "threads": config.THREADS,
     }
