@@ -157,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="a variant run: everything (data cache, manifest, model, fixture, card) under training/runs/OUT/")
     ap.add_argument("--span-weight", type=float, default=config.SPAN_LOSS_WEIGHT)
     ap.add_argument("--per-channel", action="store_true", default=config.PER_CHANNEL)
+    ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
     config.PER_CHANNEL = args.per_channel
+    config.CHECKPOINT_EVERY = args.checkpoint_every
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)
