@@ -278,4 +278,11 @@ Each question is read against every sentence of its own paragraph.
 - English only; inputs past {info["max_len"]} tokens are cut (the sentence at its end).
 """
     paths.card.parent.mkdir(parents=True, exist_ok=True)
+    # The product's own section (readers, pipeline figures, known misses) is written by
+    # hand after calibration: a regenerated card keeps it rather than wiping it.
+    marker = "\n## In the product"
+    if paths.card.exists():
+        old = paths.card.read_text(encoding="utf-8")
+        if marker in old:
+            card = card.rstrip("\n") + "\n" + old[old.index(marker) :]
     paths.card.write_text(card, encoding="utf-8")
