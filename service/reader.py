@@ -46,6 +46,14 @@ _BEFORE = "$£€¥"
 _AFTER = "%"
 
 
+def _artifact(path: Path, fmt: str) -> dict:
+    """A fitted artifact's JSON, refused unless it declares ``fmt``."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("format") != fmt:
+        raise ValueError(f"{path}: not a {fmt} file (format {data.get('format')!r})")
+    return data
+
+
 @dataclass(frozen=True)
 class Calibration:
     """How candidates are ranked and how the best one's score becomes P(right): a
@@ -66,10 +74,7 @@ class Calibration:
     @classmethod
     def load(cls, path: Path | None = None) -> Calibration:
         """Read a file written by ``python -m eval.bench.calibrate_reader``."""
-        path = path or CALIBRATION
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a citeqa reader calibration file (format {data.get('format')!r})")
+        data = _artifact(path or CALIBRATION, FORMAT)
         rank, conf = data["rank"], data["confidence"]
         return cls(
             float(rank["logit"]),
@@ -221,10 +226,7 @@ class HybridCalibration:
     @classmethod
     def load(cls, path: Path | None = None) -> HybridCalibration:
         """Read a file written by ``python -m eval.bench.calibrate_hybrid``."""
-        path = path or HYBRID_CALIBRATION
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != HYBRID_FORMAT:
-            raise ValueError(f"{path}: not a citeqa hybrid confidence file (format {data.get('format')!r})")
+        data = _artifact(path or HYBRID_CALIBRATION, HYBRID_FORMAT)
         return cls(
             float(data["bias"]), {k: float(v) for k, v in data["weights"].items()}, float(data["threshold"]), data
         )

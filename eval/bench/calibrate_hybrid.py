@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench.calibrate_reader import calibration_articles, choose_threshold, fit_logistic
+from eval.bench.calibrate_reader import THRESHOLD_RULE, calibration_articles, calibration_figures, fit_logistic
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
 from indexing.reindex import reindex
 from indexing.store import Store, make_client
@@ -79,15 +79,7 @@ def main() -> None:
     x, y, answerable = collect(args.data, articles)
     w = fit_logistic(x, y.astype(float), l2=args.l2 * len(x))
     probs = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ w)))
-    threshold, share = choose_threshold(probs, y, answerable)
-    answered = probs >= threshold
-    confident = probs >= 0.9
-    bins = np.minimum((probs * 10).astype(int), 9)
-    ece = sum(
-        (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
-        for k in range(10)
-        if (bins == k).any()
-    )
+    threshold, figures = calibration_figures(probs, y, answerable)
     body = {
         "format": HYBRID_FORMAT,
         "version": 1,
@@ -97,19 +89,8 @@ def main() -> None:
         "fitted_by": f"python -m eval.bench.calibrate_hybrid --l2 {args.l2}",
         "date": dt.date.today().isoformat(),
         "threshold": threshold,
-        "threshold_rule": "the threshold (0.05-0.95, steps of 0.01) that gets the most calibration questions "
-        "right: answerable answered with a right quote, or unanswerable abstained",
-        "figures": {
-            "questions": len(y),
-            "answerable": int(answerable.sum()),
-            "chosen_right": float(y[answerable].mean()),
-            "combined_at_threshold": share,
-            "answerable_right_at_threshold": float(np.mean((answered & y)[answerable])),
-            "unanswerable_abstained_at_threshold": float(np.mean(~answered[~answerable])),
-            "precision_at_0.9": float(y[confident].mean()) if confident.any() else None,
-            "share_at_0.9": float(confident.sum() / answerable.sum()),
-            "ece_all_questions_in_sample": float(ece),
-        },
+        "threshold_rule": THRESHOLD_RULE,
+        "figures": figures,
         "bias": round(float(w[-1]), 4),
         "weights": {n: round(float(v), 4) for n, v in zip(NAMES, w[:-1], strict=True)},
     }

@@ -109,6 +109,37 @@ def choose_threshold(probs: np.ndarray, right: np.ndarray, answerable: np.ndarra
     return best_t, best
 
 
+THRESHOLD_RULE = (
+    "the threshold (0.05-0.95, steps of 0.01) that gets the most calibration questions "
+    "right: answerable answered with a right quote, or unanswerable abstained"
+)
+
+
+def calibration_figures(probs: np.ndarray, y: np.ndarray, answerable: np.ndarray) -> tuple[float, dict]:
+    """The chosen threshold, and what the fitted confidence does on the calibration
+    questions (one per question: its probability, whether the answer given is right)."""
+    threshold, share = choose_threshold(probs, y, answerable)
+    answered = probs >= threshold
+    confident = probs >= 0.9
+    bins = np.minimum((probs * 10).astype(int), 9)
+    ece = sum(
+        (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
+        for k in range(10)
+        if (bins == k).any()
+    )
+    return threshold, {
+        "questions": len(y),
+        "answerable": int(answerable.sum()),
+        "chosen_right": float(y[answerable].mean()),
+        "combined_at_threshold": share,
+        "answerable_right_at_threshold": float(np.mean((answered & y)[answerable])),
+        "unanswerable_abstained_at_threshold": float(np.mean(~answered[~answerable])),
+        "precision_at_0.9": float(y[confident].mean()) if confident.any() else None,
+        "share_at_0.9": float(confident.sum() / answerable.sum()),
+        "ece_all_questions_in_sample": float(ece),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SQUAD_DIR)
@@ -133,26 +164,7 @@ def main() -> None:
     z, y, answerable = np.array(best), np.array(right), np.array(answerable)
     a, b = fit_logistic(z[:, None], y.astype(float))
     probs = 1 / (1 + np.exp(-(a * z + b)))
-    threshold, share = choose_threshold(probs, y, answerable)
-    answered = probs >= threshold
-    confident = probs >= 0.9
-    bins = np.minimum((probs * 10).astype(int), 9)
-    ece = sum(
-        (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
-        for k in range(10)
-        if (bins == k).any()
-    )
-    figures = {
-        "questions": len(rows),
-        "answerable": int(answerable.sum()),
-        "best_candidate_right": float(y[answerable].mean()),
-        "combined_at_threshold": share,
-        "answerable_right_at_threshold": float(np.mean((answered & y)[answerable])),
-        "unanswerable_abstained_at_threshold": float(np.mean(~answered[~answerable])),
-        "precision_at_0.9": float(y[confident].mean()) if confident.any() else None,
-        "share_at_0.9": float(confident.sum() / answerable.sum()),
-        "ece_all_questions": float(ece),
-    }
+    threshold, figures = calibration_figures(probs, y, answerable)
     body = {
         "format": FORMAT,
         "version": 1,
@@ -163,8 +175,7 @@ def main() -> None:
         "method": "rank = logistic fit of 'the candidate holds a gold answer' on (model logit, pre-rank); "
         "confidence = Platt scaling of the best candidate's rank: P(right) = sigmoid(a * rank + b)",
         "threshold": threshold,
-        "threshold_rule": "the threshold (0.05-0.95, steps of 0.01) that gets the most calibration questions "
-        "right: answerable answered with a right quote, or unanswerable abstained",
+        "threshold_rule": THRESHOLD_RULE,
         "articles": articles,
         "fitted_by": "python -m eval.bench.calibrate_reader",
         "date": dt.date.today().isoformat(),
