@@ -54,6 +54,22 @@ def open_store(settings: Settings) -> Store:
     return Store(make_client(settings), settings.index_name())
 
 
+def reopen_store(settings: Settings) -> Store:
+    """The embedded store as a new process would see it, after another process wrote to it.
+
+    chromadb keeps one system per data path for the life of the process, with the vector
+    segment as it was when first opened: a client opened before a `citeqa index` subprocess
+    wrote would count the new chunks (SQLite) but query a stale or missing HNSW segment
+    (empty results, or "Nothing found on disk"). The service never meets this (it holds the
+    writer lock, so no other process writes its data dir); tests that open, let a
+    subprocess write, and open again do.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(settings.data_dir / "chroma"), None)
+    return open_store(settings)
+
+
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, embedder) -> tuple[Settings, Store]:
     """The seed articles indexed once for the whole session (embedded store)."""

@@ -20,7 +20,7 @@ from indexing.parsing import prepare
 from indexing.reindex import reindex
 from indexing.store import decode_vectors
 from service.settings import Settings
-from tests.conftest import CITEQA, ROOT, SEEDS, copy_seeds, open_store, run_cli
+from tests.conftest import CITEQA, ROOT, SEEDS, copy_seeds, open_store, reopen_store, run_cli
 
 SUMMARY = re.compile(r"^added (\d+), updated (\d+), removed (\d+), unchanged (\d+) in \d+\.\d\d s$", re.M)
 
@@ -145,7 +145,7 @@ def _big_corpus(path, n=150, seed=7):
 
 
 def _check_complete(settings, corpus):
-    store = open_store(settings)
+    store = reopen_store(settings)
     articles = load_corpus(corpus, max_article_bytes=settings.max_article_bytes).articles
     expected = sum(len(p.chunks) for p in prepare(articles, settings))
     got = store.chunks.get(include=["metadatas"])
@@ -188,7 +188,7 @@ def _interrupt_twice_then_complete(tmp_path, n):
             assert proc.returncode == 130 and "interrupted" in errs
         # Whatever was written is queryable right away.
         settings = Settings(data_dir=data, corpus_dir=corpus)
-        store = open_store(settings)
+        store = reopen_store(settings)
         if store.chunks.count():
             from indexing.embedding import Embedder
 
