@@ -42,7 +42,7 @@ class Paths:
                 d / "reader-fixture.json",
                 d / "reader-model.json",
                 d / "reader-model.md",
-                True,
+                smoke,  # a named run (--out) is a full run in its own folder, not a smoke run
             )
         return cls(
             config.RUNS, config.MANIFEST, config.ONNX_INT8, config.FIXTURE, config.MODEL_JSON, config.CARD, False
@@ -102,11 +102,22 @@ def step_data(paths: Paths, seed: int) -> None:
 
 def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
     from .data import read_jsonl
-    from .train import train
+    from .train import hard_pairs, train
 
     pairs = read_jsonl(paths.run_dir / "train-pairs.jsonl")
     summary = train(pairs, paths.run_dir, seed, max_steps=max_steps)
     _timing(paths, "train", summary["train_seconds"])
+    if config.HARD_PASS:
+        hard = train(
+            hard_pairs(pairs, seed),
+            paths.run_dir,
+            seed,
+            max_steps=max_steps,
+            init=paths.run_dir / "reader-final.pt",
+            lr=config.HARD_LR,
+            stage="-hard",
+        )
+        _timing(paths, "train_hard", hard["train_seconds"])
 
 
 def step_export(paths: Paths) -> None:
@@ -153,15 +164,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--max-steps", type=int, default=None)
-    ap.add_argument("--out", default=None,
-                    help="a variant run: everything (data cache, manifest, model, fixture, card) under training/runs/OUT/")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="a variant run: everything (data cache, manifest, model, fixture, card) under training/runs/OUT/",
+    )
     ap.add_argument("--span-weight", type=float, default=config.SPAN_LOSS_WEIGHT)
     ap.add_argument("--per-channel", action="store_true", default=config.PER_CHANNEL)
+    ap.add_argument(
+        "--hard-pass",
+        action="store_true",
+        default=config.HARD_PASS,
+        help="a second pass over positives and plausible-answer negatives (config.HARD_*)",
+    )
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
     config.PER_CHANNEL = args.per_channel
     config.CHECKPOINT_EVERY = args.checkpoint_every
+    config.HARD_PASS = args.hard_pass
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

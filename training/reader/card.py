@@ -27,6 +27,8 @@ def _variant_flags(paths: Paths) -> str:
         flags += f" --span-weight {config.SPAN_LOSS_WEIGHT:g}"
     if config.PER_CHANNEL:
         flags += " --per-channel"
+    if config.HARD_PASS:
+        flags += " --hard-pass"
     return flags
 
 
@@ -42,8 +44,12 @@ def runtime_tokenizer_check() -> dict:
     from tokenizers import Tokenizer
 
     a, b = Tokenizer.from_file(str(ours)), Tokenizer.from_file(str(theirs))
-    samples = ["Who was the Norman leader?", "Frédéric Chopin — 1810–1849; naïve café, Beyoncé's 4th album.",
-               "The Scottish Parliament (Gàidhlig: Pàrlamaid na h-Alba) meets at Holyrood.", "$3.5bn in Q3 2024!"]
+    samples = [
+        "Who was the Norman leader?",
+        "Frédéric Chopin — 1810–1849; naïve café, Beyoncé's 4th album.",
+        "The Scottish Parliament (Gàidhlig: Pàrlamaid na h-Alba) meets at Holyrood.",
+        "$3.5bn in Q3 2024!",
+    ]
     same_ids = all(a.encode(s).ids == b.encode(s).ids for s in samples)
     return {
         "checked": True,
@@ -56,8 +62,9 @@ def runtime_tokenizer_check() -> dict:
 def write_model_json(paths: Paths, seed: int) -> dict:
     rd = paths.run_dir
     load = lambda name: json.loads((rd / name).read_text()) if (rd / name).exists() else None  # noqa: E731
-    heldout, export, train, data, timings = (load(n) for n in
-                                             ("heldout.json", "export.json", "train-summary.json", "data-summary.json", "timings.json"))
+    heldout, export, train, data, timings = (
+        load(n) for n in ("heldout.json", "export.json", "train-summary.json", "data-summary.json", "timings.json")
+    )
     sha = hashlib.sha256(paths.int8.read_bytes()).hexdigest()
     if heldout and heldout.get("model_sha256") != sha:
         raise RuntimeError("held-out figures are for another model file: rerun `evaluate`")
@@ -67,11 +74,26 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "bytes": paths.int8.stat().st_size,
         "format": "ONNX opset 17, dynamic int8 quantisation (onnxruntime quantize_dynamic, QInt8 weights, "
         + ("per channel)" if (export or {}).get("per_channel") else "per tensor)"),
-        "inputs": {k: {"dtype": "int64", "shape": ["batch", "sequence"]} for k in ("input_ids", "attention_mask", "token_type_ids")},
+        "inputs": {
+            k: {"dtype": "int64", "shape": ["batch", "sequence"]}
+            for k in ("input_ids", "attention_mask", "token_type_ids")
+        },
         "outputs": {
-            "answer_logit": {"dtype": "float32", "shape": ["batch"], "meaning": "logit that the sentence answers the question"},
-            "start_logits": {"dtype": "float32", "shape": ["batch", "sequence"], "meaning": "answer start, restrict to sentence_tokens"},
-            "end_logits": {"dtype": "float32", "shape": ["batch", "sequence"], "meaning": "answer end, restrict to sentence_tokens"},
+            "answer_logit": {
+                "dtype": "float32",
+                "shape": ["batch"],
+                "meaning": "logit that the sentence answers the question",
+            },
+            "start_logits": {
+                "dtype": "float32",
+                "shape": ["batch", "sequence"],
+                "meaning": "answer start, restrict to sentence_tokens",
+            },
+            "end_logits": {
+                "dtype": "float32",
+                "shape": ["batch", "sequence"],
+                "meaning": "answer end, restrict to sentence_tokens",
+            },
         },
         "encoding_version": encoding.ENCODING_VERSION,
         "encoding_source": "training/reader/encoding.py:encode_pair",
@@ -89,6 +111,7 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "splits": {k: list(v) for k, v in SPLITS.items()},
         "data_counts": data,
         "training": train,
+        "training_hard_pass": load("train-summary-hard.json") if config.HARD_PASS else None,
         "export": export,
         "heldout": heldout,
         "timings_seconds": timings,
@@ -109,7 +132,12 @@ def _fmt(x, pct: bool = False) -> str:
 def write_card(paths: Paths, info: dict) -> None:
     h = info["heldout"] or {}
     cal, test = h.get("calibration", {}), h.get("test", {})
-    tr, d, ex, t = info["training"] or {}, info["data_counts"] or {}, info["export"] or {}, info["timings_seconds"] or {}
+    tr, d, ex, t = (
+        info["training"] or {},
+        info["data_counts"] or {},
+        info["export"] or {},
+        info["timings_seconds"] or {},
+    )
     fx = ex.get("fixture", {})
     tk = info["tokenizer_matches_runtime"]
     rows = [
@@ -120,11 +148,19 @@ def write_card(paths: Paths, info: dict) -> None:
         ("top-1 sentence of the paragraph is a gold one", "top1_sentence_accuracy", True),
         ("AUC answer prob., gold sentences vs all non-answer sentences", "answer_auc_gold_vs_all_negatives", False),
         ("AUC answer prob., gold sentences vs plausible-answer sentences", "answer_auc_gold_vs_plausible", False),
-        ("AUC best prob. of the paragraph, answerable vs unanswerable questions", "question_auc_answerable_vs_unanswerable", False),
+        (
+            "AUC best prob. of the paragraph, answerable vs unanswerable questions",
+            "question_auc_answerable_vs_unanswerable",
+            False,
+        ),
         ("span exact match, when the top-1 sentence is right", "span_exact_match", True),
         ("span F1, when the top-1 sentence is right", "span_f1", True),
         ("refusal threshold (chosen on calibration)", "threshold", False),
-        ("questions right at that threshold (answer: top-1 right and p ≥ t; refuse: p < t)", "accuracy_at_threshold", True),
+        (
+            "questions right at that threshold (answer: top-1 right and p ≥ t; refuse: p < t)",
+            "accuracy_at_threshold",
+            True,
+        ),
         ("… always answering", "accuracy_always_answer", True),
         ("… always refusing", "accuracy_always_refuse", True),
     ]
@@ -139,13 +175,31 @@ def write_card(paths: Paths, info: dict) -> None:
     )
     enc_src = textwrap.indent(inspect.getsource(encoding.encode_pair), "    ")
     minutes = lambda s: "–" if s is None else f"{s / 60:.1f} min"  # noqa: E731
-    total = sum(v for k, v in t.items() if k in ("data", "train", "export", "evaluate"))
+    total = sum(v for k, v in t.items() if k in ("data", "train", "train_hard", "export", "evaluate"))
+    hard = info.get("training_hard_pass") or {}
+    hard_note = (
+        ""
+        if not hard
+        else (
+            f"\n- Hard pass (`--hard-pass`), from the first pass's weights: {hard.get('pairs', '–')} pairs = every positive, "
+            f"every plausible-answer negative {config.HARD_PLAUSIBLE_REPEATS}×, {config.HARD_BM25_SHARE:g} of the BM25 negatives "
+            f"and {config.HARD_PARAGRAPH_SHARE:g} of the paragraph negatives (seeded sample); lr {hard.get('lr', '–')}, "
+            f"{hard.get('steps', '–')} steps, same schedule shape; {minutes(hard.get('train_seconds'))}. Why: the first "
+            "pass ranks sentences well but its best probability hardly separates answerable from unanswerable "
+            "questions; the plausible-answer sentences are what decides abstention."
+        )
+    )
     span_w = tr.get("span_loss_weight", 1.0)
-    span_note = "" if span_w >= 1.0 else (
-        "\n  Why so low a span weight: in the first run at weight 1.0 (same data, seed and schedule) the span\n"
-        "  loss's gradients grew to about ten times the answer loss's, took nearly all of the clipped\n"
-        "  gradient, and the answer head barely learned (its loss stayed near the prior's; top-1 sentence\n"
-        "  65.7% calibration, 68.5% test).")
+    span_note = (
+        ""
+        if span_w >= 1.0
+        else (
+            "\n  Why so low a span weight: in the first run at weight 1.0 (same data, seed and schedule) the span\n"
+            "  loss's gradients grew to about ten times the answer loss's, took nearly all of the clipped\n"
+            "  gradient, and the answer head barely learned (its loss stayed near the prior's; top-1 sentence\n"
+            "  65.7% calibration, 68.5% test)."
+        )
+    )
     smoke_note = "\n> **SMOKE RUN** (200 pairs, 10 steps): these figures mean nothing.\n" if info["smoke"] else ""
     card = f"""# Reader model card: `service/models/{info["file"]}`
 {smoke_note}
@@ -232,7 +286,7 @@ Unanswerable questions contribute only negatives.
 - AdamW, lr {config.LR}, weight decay {config.WEIGHT_DECAY} (none on biases and LayerNorm), linear warm-up over
   {tr.get("warmup_steps", "–")} steps then linear decay to 0, gradient clipping at 1.0; batch {config.BATCH_SIZE}, dynamic padding
   in length-sorted buckets of {config.LENGTH_BUCKET} batches, max length {info["max_len"]}; {tr.get("epochs", "–")} epoch(s) =
-  {tr.get("steps", "–")} steps; seed {tr.get("seed", "–")}; checkpoint every {config.CHECKPOINT_EVERY} steps (rerunning resumes).
+  {tr.get("steps", "–")} steps; seed {tr.get("seed", "–")}; checkpoint every {config.CHECKPOINT_EVERY} steps (rerunning resumes).{hard_note}
 - CPU: torch {tr.get("torch", "–")}, {config.THREADS} threads, at `nice -n 10`: training took
   {minutes(tr.get("train_seconds"))} ({tr.get("pairs_per_second", "–")} pairs/s, mean {tr.get("mean_tokens", "–")} tokens a pair), the whole
   recipe {minutes(total)} (data {minutes(t.get("data"))}, train {minutes(t.get("train"))}, export {minutes(t.get("export"))},

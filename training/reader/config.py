@@ -37,5 +37,20 @@ LOG_EVERY = 20
 LENGTH_BUCKET = 50  # batches per sorted mega-batch (dynamic padding with little waste)
 THREADS = 2
 
+# Hard pass (`--hard-pass`): a second, shorter pass from the first pass's weights over
+# the pairs that decide abstention: every positive, every plausible-answer negative
+# (twice), and a sample of the rest, at a lower learning rate.
+HARD_PLAUSIBLE_REPEATS = 2
+HARD_BM25_SHARE = 0.25
+HARD_PARAGRAPH_SHARE = 0.15
+HARD_LR = 2e-5
+HARD_PASS = False  # on with --hard-pass
+
+
+def final_weights(run_dir: Path) -> Path:
+    """The weights the export reads: the hard pass's when the recipe runs one."""
+    return run_dir / ("reader-final-hard.pt" if HARD_PASS else "reader-final.pt")
+
+
 # Fixture
 FIXTURE_PAIRS = 64

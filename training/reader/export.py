@@ -28,7 +28,7 @@ def sha256(path: Path) -> str:
 
 def load_trained(run_dir: Path) -> torch.nn.Module:
     model = build_reader(load_base=False)
-    model.load_state_dict(torch.load(run_dir / "reader-final.pt", weights_only=True))
+    model.load_state_dict(torch.load(config.final_weights(run_dir), weights_only=True))
     return model.eval()
 
 
@@ -70,7 +70,8 @@ def export_onnx(run_dir: Path, int8_path: Path) -> dict:
     # per_channel (--per-channel): a scale per output column; requantising the v1 fp32 model that way cut
     # the int8-vs-fp32 answer_logit error on the fixture from 0.31 to 0.11 on average (1.19 to 0.41 at most).
     quantize_dynamic(str(fp32), str(int8_path), weight_type=QuantType.QInt8, per_channel=config.PER_CHANNEL)
-    return {"per_channel": config.PER_CHANNEL, 
+    return {
+        "per_channel": config.PER_CHANNEL,
         "fp32_onnx_vs_torch_max_abs_diff": fp32_diff,
         "int8_bytes": int8_path.stat().st_size,
         "fp32_bytes": fp32.stat().st_size,

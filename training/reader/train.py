@@ -100,12 +100,37 @@ def _save(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def hard_pairs(pairs: list[dict], seed: int) -> list[dict]:
+    """The hard pass's pairs (config.HARD_*): positives, plausible-answer negatives
+    repeated, and a seeded sample of the BM25 and paragraph negatives."""
+    rng = random.Random(seed)
+    share = {"bm25": config.HARD_BM25_SHARE, "paragraph": config.HARD_PARAGRAPH_SHARE}
+    out = []
+    for r in pairs:
+        if r["kind"] == "pos":
+            out.append(r)
+        elif r["kind"] == "plausible":
+            out += [r] * config.HARD_PLAUSIBLE_REPEATS
+        elif rng.random() < share.get(r["kind"], 0.0):
+            out.append(r)
+    return out
+
+
 def train(
-    pairs: list[dict], run_dir: Path, seed: int, max_steps: int | None = None, epochs: int = config.EPOCHS
+    pairs: list[dict],
+    run_dir: Path,
+    seed: int,
+    max_steps: int | None = None,
+    epochs: int = config.EPOCHS,
+    init: Path | None = None,
+    lr: float = config.LR,
+    stage: str = "",
 ) -> dict:
-    """Train (or resume) and return the summary; the weights land in run_dir/reader-final.pt."""
-    final = run_dir / "reader-final.pt"
-    summary_path = run_dir / "train-summary.json"
+    """Train (or resume) and return the summary; the weights land in run_dir/reader-final{stage}.pt.
+
+    ``init``: start from these weights (a first pass's reader-final.pt) instead of the base."""
+    final = run_dir / f"reader-final{stage}.pt"
+    summary_path = run_dir / f"train-summary{stage}.json"
     if final.exists() and summary_path.exists():
         return json.loads(summary_path.read_text())
     log = Log(run_dir / "train.log")
@@ -128,6 +153,8 @@ def train(
     warmup = max(1, int(config.WARMUP_FRACTION * total))
 
     model = build_reader()
+    if init is not None:
+        model.load_state_dict(torch.load(init, weights_only=True))
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
         {
@@ -136,16 +163,20 @@ def train(
         },
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optim = torch.optim.AdamW(groups, lr=config.LR)
+    optim = torch.optim.AdamW(groups, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )
-    ckpt_path = run_dir / "checkpoint.pt"
+    ckpt_path = run_dir / f"checkpoint{stage}.pt"
     step, elapsed, ema = 0, 0.0, None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
         if (ck["total"], ck["seed"], ck["pairs"], ck.get("span_loss_weight", 1.0)) != (
-            total, seed, len(items), config.SPAN_LOSS_WEIGHT):
+            total,
+            seed,
+            len(items),
+            config.SPAN_LOSS_WEIGHT,
+        ):
             raise RuntimeError(f"{ckpt_path} is from another run (total/seed/pairs differ): remove it to start afresh")
         model.load_state_dict(ck["model"])
         optim.load_state_dict(ck["optim"])
@@ -155,8 +186,8 @@ def train(
         log(f"resumed from {ckpt_path.name} at step {step}/{total}")
     else:
         log(
-            f"training from {config.BASE_NAME}: {total} steps ({epochs} epoch(s) of {per_epoch}), batch {config.BATCH_SIZE}, "
-            f"lr {config.LR}, warmup {warmup}, seed {seed}"
+            f"training{stage} from {init or config.BASE_NAME}: {total} steps ({epochs} epoch(s) of {per_epoch}), batch {config.BATCH_SIZE}, "
+            f"lr {lr}, warmup {warmup}, seed {seed}"
         )
 
     def checkpoint() -> None:
@@ -223,7 +254,8 @@ def train(
         "steps": total,
         "epochs": round(total / per_epoch, 3),
         "batch_size": config.BATCH_SIZE,
-        "lr": config.LR,
+        "lr": lr,
+        "init": str(init.name) if init else config.BASE_NAME,
         "warmup_steps": warmup,
         "seed": seed,
         "train_seconds": round(elapsed, 1),
