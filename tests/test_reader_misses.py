@@ -59,7 +59,7 @@ ANSWERABLE = [
         "Who will pay for the new bridge over the Alder river?",
         "regional government",
         None,
-        why="the heading is never quoted now, but the answer sentence gets confidence 0.09 and abstains",
+        why="the heading is never quoted now, but the answer sentence gets confidence 0.06 and abstains",
     ),
     pytest.param(
         "the whole name",
@@ -84,30 +84,22 @@ ANSWERABLE = [
     ),
 ]
 NEAR_MISSES = [
-    known_miss(
-        "runner-up asked, not the winner",
-        "Who finished third in the 2025 Lakeside Marathon?",
-        why="answered with the winner's sentence, confidence 0.55",
-    ),
+    pytest.param("runner-up asked, not the winner", "Who finished third in the 2025 Lakeside Marathon?", id="third"),
     known_miss(
         "the year the question names",
         "Who won the 2023 Harbor Song Contest?",
-        why="answered with the 2024 winner, confidence 0.52",
+        why="answered with the 2024 winner, confidence 0.51",
     ),
-    known_miss(
-        "a count, not a height",
-        "How many lifts does the Meridian Tower have?",
-        why="answered with the floors sentence, confidence 0.35",
-    ),
+    pytest.param("a count, not a height", "How many lifts does the Meridian Tower have?", id="lifts"),
     known_miss(
         "the whole name",
         "Who is Northwind Shipping's new finance director?",
-        why="answered with the chief executive, confidence 0.66",
+        why="answered with the chief executive, confidence 0.40",
     ),
     known_miss(
         "the currency sign",
         "How much does a cup of tea cost at the station kiosk?",
-        why="answered with the coffee price, confidence 0.76",
+        why="answered with the coffee price, confidence 0.74",
     ),
 ]
 

@@ -3,7 +3,8 @@
 `all` runs every step in order; `data` and `train` reuse what is already in
 training/runs/ (train resumes from its last checkpoint), the others are redone.
 `check` re-encodes the fixture and reruns the int8 model on it (onnxruntime, no torch).
---out NAME --span-weight 0.1 --per-channel: the v2 candidate, all under training/runs/NAME/.
+--out NAME: a variant run, all under training/runs/NAME/ (nothing committed is touched);
+the first model (v1): --span-weight 1.0 --no-per-channel --no-hard-pass.
 --smoke: 200 pairs, 10 steps, 30 questions per held-out split, everything under
 training/runs/smoke/ (nothing committed is touched).
 """
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a variant run: everything (data cache, manifest, model, fixture, card) under training/runs/OUT/",
     )
     ap.add_argument("--span-weight", type=float, default=config.SPAN_LOSS_WEIGHT)
-    ap.add_argument("--per-channel", action="store_true", default=config.PER_CHANNEL)
+    ap.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=config.PER_CHANNEL)
     ap.add_argument(
         "--hard-pass",
         action="store_true",

@@ -23,12 +23,12 @@ def _variant_flags(paths: Paths) -> str:
     flags = ""
     if paths.run_dir != config.RUNS:
         flags += " --smoke" if paths.smoke else f" --out {paths.run_dir.name}"
-    if config.SPAN_LOSS_WEIGHT != 1.0:
+    if config.SPAN_LOSS_WEIGHT != 0.1:
         flags += f" --span-weight {config.SPAN_LOSS_WEIGHT:g}"
-    if config.PER_CHANNEL:
-        flags += " --per-channel"
-    if config.HARD_PASS:
-        flags += " --hard-pass"
+    if not config.PER_CHANNEL:
+        flags += " --no-per-channel"
+    if not config.HARD_PASS:
+        flags += " --no-hard-pass"
     return flags
 
 
