@@ -1,5 +1,5 @@
 """Where the answer model's time goes, against K (sentences read per question) and
-input length: tokenise, model, rest (padding, span search).
+input length: tokenise, model (padding and the onnxruntime run), rest (span search).
 
     python -m eval.bench.reader_latency [--questions 40] [--ks 1,2,4,6,8,12,16]
 
@@ -16,26 +16,23 @@ uses every core on one batch, as the service does. Accuracy against K is a
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
+from eval.bench.calibrate_reader import calibration_articles
 from eval.squad import SQUAD_DIR, load_squad
-from service.answer_model import AnswerModel, best_span, pad_batch
+from service.answer_model import AnswerModel, best_span
 
-MANIFEST = Path(__file__).resolve().parents[2] / "training" / "reader" / "manifest.json"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
 def _questions(n: int, seed: int) -> list[tuple[str, str, list[str]]]:
     """(question, title, sentences of its paragraph) from the calibration articles."""
-    articles = json.loads(MANIFEST.read_text(encoding="utf-8"))["splits"]["calibration"]
-    records, rows = load_squad(SQUAD_DIR, articles)
+    records, rows = load_squad(SQUAD_DIR, calibration_articles())
     by_doc = {f"squad.jsonl:{r['id']}": r for r in records}
     out = []
     for row in rows:
@@ -57,8 +54,7 @@ def measure(model: AnswerModel, questions, k: int, previous: bool) -> dict[str, 
         t0 = time.perf_counter()
         items = [model.encode(question, title, s, p if previous else "") for s, p in picked]
         t1 = time.perf_counter()
-        arrays = pad_batch(items)
-        logit, start, end = model.session.run(["answer_logit", "start_logits", "end_logits"], arrays)
+        _, start, end = model.run(items)
         t2 = time.perf_counter()
         _ = [best_span(start[i], end[i], item) for i, item in enumerate(items)]
         t3 = time.perf_counter()
