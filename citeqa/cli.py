@@ -177,10 +177,13 @@ def _print_answer(res: Any) -> None:
     from rich.markup import escape
 
     out = Console()
+    when = f"as of {res.as_of}" if res.as_of else ""
     if res.abstained:
-        out.print(f"[bold yellow]{escape(res.answer)}[/bold yellow] (confidence {res.confidence:.2f})")
+        out.print(f"[bold yellow]{escape(res.answer)}[/bold yellow] (confidence {res.confidence:.2f}; {when})")
     else:
-        out.print(f"[bold]Answer[/bold] (confidence {res.confidence:.2f}):")
+        out.print(f"[bold]Answer[/bold] (confidence {res.confidence:.2f}; {when}):")
+        if res.superseded:
+            out.print("[yellow]  The sources disagree: the newest comes first, the older ones after it.[/yellow]")
         if res.mode == "llm":
             out.print(f"  {escape(res.answer)}")
             out.print("[dim]  written by the LLM; [n] is quote n below[/dim]")
@@ -191,7 +194,8 @@ def _print_answer(res: Any) -> None:
                 a, b = sa.start - q.start, sa.end - q.start
                 text = escape(q.text[:a]) + f"[bold reverse]{escape(q.text[a:b])}[/bold reverse]" + escape(q.text[b:])
             out.print(f"  [{n}] “{text}”" if res.mode == "llm" else f"  “{text}”")
-            out.print(f"    [dim]{escape(q.doc_id)} [{q.start}:{q.end}][/dim]")
+            dated = f", published {q.published}" if q.published else ""
+            out.print(f"    [dim]{escape(q.doc_id)} [{q.start}:{q.end}]{dated}[/dim]")
         if res.short_answer:
             out.print(f"[bold]Short answer:[/bold] [bold reverse]{escape(res.short_answer.text)}[/bold reverse]")
     if res.passages:
@@ -205,6 +209,14 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Passages to return.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly the /ask response body.")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="Ask as of this day: later articles are not used; 'this week' and the like resolve against it.",
+        ),
+    ] = None,
 ) -> None:
     """Answer a question in-process, with verified quotes (indexes the corpus first if the index is empty)."""
     from pydantic import ValidationError as PydanticError
@@ -216,15 +228,19 @@ def ask(
     from service.schemas import AskRequest
 
     try:
-        request = AskRequest(question=question, top_k=top_k)
+        request = AskRequest(question=question, top_k=top_k, as_of=as_of)
     except PydanticError as exc:
-        raise _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), 2) from None
+        problems = [
+            f"{'.'.join(map(str, e['loc']))}: " * bool(e["loc"]) + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise _fail("; ".join(problems), 2) from None
     settings = _settings()
     with open_index_for_writing(settings) as (store, get_embedder):
         if store.article_count() == 0:
             reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
         pipeline = build_pipeline(settings, store, get_embedder())
-        res = ask_(pipeline, request.question, top_k=request.top_k)
+        res = ask_(pipeline, request.question, top_k=request.top_k, as_of=request.as_of)
     if as_json:
         print(res.model_dump_json())
     else:

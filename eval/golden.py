@@ -1,13 +1,17 @@
 """Golden eval sets: loading, validation, and resolving evidence quotes to offsets.
 
 A row: ``{"id", "question", "answers": [...], "evidence": [{"doc_id", "quote"}],
-"answerable": bool, "tags": [...]}``. Evidence is verbatim article text, not
+"answerable": bool, "tags": [...]}``, and two optional fields for questions about
+time: ``"as_of": "YYYY-MM-DD"`` (the question is asked as of that day; the harness
+passes it on) and ``"superseded": bool`` (what the response's flag must say; the
+answer must then be in the first quote). Evidence is verbatim article text, not
 offsets, so a golden set survives re-chunking; the harness finds each quote in
 the indexed text of its article.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,8 @@ class GoldenRow:
     evidence: list[Evidence]
     answerable: bool
     tags: list[str] = field(default_factory=list)
+    as_of: dt.date | None = None
+    superseded: bool | None = None
 
 
 def parse_row(obj: object, where: str) -> GoldenRow:
@@ -47,9 +53,15 @@ def parse_row(obj: object, where: str) -> GoldenRow:
             evidence=[Evidence(str(e["doc_id"]), str(e["quote"])) for e in obj.get("evidence", [])],
             answerable=bool(obj["answerable"]),
             tags=[str(t) for t in obj.get("tags", [])],
+            as_of=dt.date.fromisoformat(obj["as_of"]) if obj.get("as_of") is not None else None,
+            superseded=obj.get("superseded"),
         )
     except (KeyError, TypeError) as exc:
         raise GoldenError(f"{where}: missing or malformed field {exc}") from None
+    except ValueError:
+        raise GoldenError(f"{where}: as_of must be a date as YYYY-MM-DD, not {obj.get('as_of')!r}") from None
+    if row.superseded is not None and not isinstance(row.superseded, bool):
+        raise GoldenError(f"{where}: superseded must be true or false")
     if not row.question.strip():
         raise GoldenError(f"{where}: empty question")
     if row.answerable and not row.answers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ class EvalError(Exception):
 class Asker(Protocol):
     """Where questions go: the in-process engine or a running service."""
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]: ...
+    def ask(self, question: str, top_k: int, as_of: dt.date | None = None) -> dict[str, Any]: ...
 
     def document_text(self, doc_id: str) -> str | None: ...
 
@@ -32,10 +33,10 @@ class InProcessAsker:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
+    def ask(self, question: str, top_k: int, as_of: dt.date | None = None) -> dict[str, Any]:
         from service.answering import ask
 
-        return ask(self.engine, question, top_k=top_k).model_dump(mode="json")
+        return ask(self.engine, question, top_k=top_k, as_of=as_of).model_dump(mode="json")
 
     def document_text(self, doc_id: str) -> str | None:
         record = self.engine.store.document(doc_id)
@@ -54,8 +55,11 @@ class HttpAsker:
         except httpx.HTTPError as exc:
             raise EvalError(f"cannot reach the citeqa service at {self.client.base_url}: {exc}") from None
 
-    def ask(self, question: str, top_k: int) -> dict[str, Any]:
-        r = self._get("POST", "/ask", json={"question": question, "top_k": top_k})
+    def ask(self, question: str, top_k: int, as_of: dt.date | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"question": question, "top_k": top_k}
+        if as_of is not None:
+            body["as_of"] = as_of.isoformat()
+        r = self._get("POST", "/ask", json=body)
         if r.status_code != 200:
             raise EvalError(f"/ask answered {r.status_code}: {r.text[:300]}")
         return r.json()
@@ -95,7 +99,7 @@ def run_eval(
     for row in rows:
         gold = [(e.doc_id, s, t) for e in row.evidence for s, t in resolve(e, text_of(e.doc_id))]
         started = time.perf_counter()
-        response = asker.ask(row.question, top_k)
+        response = asker.ask(row.question, top_k, row.as_of) if row.as_of else asker.ask(row.question, top_k)
         latency = (time.perf_counter() - started) * 1000
         for q in response["quotes"]:
             text_of(q["doc_id"])
@@ -107,6 +111,7 @@ def run_eval(
             texts=texts,
             latency_ms=latency,
             tags=row.tags,
+            superseded=row.superseded,
         )
         verdicts.append(verdict)
         questions.append(
@@ -127,6 +132,8 @@ def run_eval(
                 "top_passages": [{k: p[k] for k in ("doc_id", "start", "end", "score")} for p in response["passages"]],
                 "confidence": response["confidence"],
                 "mode": response.get("mode", "extractive"),
+                "as_of": response.get("as_of"),
+                "superseded": response.get("superseded", False),
                 "verdicts": verdict.as_dict(),
                 "latency_ms": round(latency, 2),
             }

@@ -14,6 +14,10 @@
   questions), expected calibration error over the answers given (10 equal-width bins);
 - short answers: SQuAD's exact match and token F1 against the gold answers, over
   the answerable questions (abstained or no short answer: 0);
+- time (rows that carry ``superseded``): the response's ``superseded`` flag must be
+  the expected one, and the answer must be in the first quote (the newest source's)
+  or the short answer, for the row to count as right; ``superseded_right`` is the
+  share of such rows whose flag was right;
 - latency p50/p95 per question.
 """
 
@@ -52,6 +56,7 @@ class Verdict:
     confidence: float = 0.0
     short_em: float = 0.0
     short_f1: float = 0.0
+    superseded_right: bool | None = None  # None: the row expects nothing about it
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "tags"}
@@ -94,15 +99,22 @@ def judge(
     texts: dict[str, str],
     latency_ms: float,
     tags: list[str],
+    superseded: bool | None = None,
 ) -> Verdict:
-    """Compare one ``/ask`` response with its golden row."""
+    """Compare one ``/ask`` response with its golden row (``superseded``: what the row
+    expects of the response's flag, None for nothing)."""
     quotes = response["quotes"]
     short = response.get("short_answer")
     lowered = [a.lower() for a in answers]
     abstained = bool(response["abstained"])
-    found = any(a in q["text"].lower() for q in quotes for a in lowered) or bool(
+    # With an expected supersede, the answer must be the first (newest) quote's.
+    judged = quotes[:1] if superseded is not None else quotes
+    found = any(a in q["text"].lower() for q in judged for a in lowered) or bool(
         short and any(a in short["text"].lower() for a in lowered)
     )
+    flag_right = None if superseded is None else bool(response.get("superseded")) == superseded
+    if flag_right is False:
+        found = False
     quote_spans = [(q["doc_id"], q["start"], q["end"]) for q in quotes]
     verbatim = sum(texts.get(q["doc_id"], "")[q["start"] : q["end"]] == q["text"] for q in quotes)
     rank = next(
@@ -129,6 +141,7 @@ def judge(
         confidence=float(response.get("confidence") or 0.0),
         short_em=exact_match(short["text"], answers) if short and answerable and not abstained else 0.0,
         short_f1=token_f1(short["text"], answers) if short and answerable and not abstained else 0.0,
+        superseded_right=flag_right,
     )
 
 
@@ -162,6 +175,7 @@ def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
     latencies = sorted(v.latency_ms for v in verdicts)
     with_gold = [v for v in answerable if v.evidence]
     confident = [v for v in verdicts if not v.abstained and v.confidence >= 0.9]
+    flagged = [v for v in verdicts if v.superseded_right is not None]
     return {
         "questions": len(verdicts),
         "answerable": len(answerable),
@@ -185,6 +199,7 @@ def summarize(verdicts: list[Verdict], k: int) -> dict[str, float | int | None]:
         "short_em": _ratio(sum(v.short_em for v in answerable), len(answerable)),
         "short_f1": _ratio(sum(v.short_f1 for v in answerable), len(answerable)),
         "abstained": _ratio(len(abstained), len(verdicts)),
+        "superseded_right": _ratio(sum(bool(v.superseded_right) for v in flagged), len(flagged)),
         "latency_p50_ms": statistics.median(latencies) if latencies else None,
         "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
     }

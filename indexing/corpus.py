@@ -3,6 +3,14 @@
 Supported: ``.txt`` and ``.md`` (as they are), ``.html``/``.htm`` (visible text
 only) and ``.jsonl`` (one article a line). The text kept is exactly what was
 decoded; every offset in the index refers to it.
+
+Metadata without touching an article's bytes: a sidecar ``NAME.meta.json`` beside a
+``.txt``/``.md``/``.html`` file ``NAME`` (``seeds/x.txt`` → ``seeds/x.txt.meta.json``)
+holding a JSON object with any of ``title``, ``url``, ``published`` (YYYY-MM-DD, or
+null). It is never indexed as an article; its values win over what the file itself
+says (the HTML ``<title>``, the first line) and are part of the article's content
+hash, so changing them re-indexes the article. A sidecar that is not valid skips its
+article with the reason; one without its article is reported as skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +31,10 @@ from indexing.errors import CorpusError
 log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
+META_SUFFIX = ".meta.json"
+META_KEYS = frozenset({"title", "url", "published"})
+MAX_META_BYTES = 65_536
+MAX_TITLE_CHARS = 300
 # Every doc id must be reachable as GET /documents/{doc_id}: bounded, and no control characters.
 MAX_DOC_ID = 1024
 DOC_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
@@ -150,7 +162,57 @@ def _doc_id_problem(doc_id: str) -> str | None:
     return None
 
 
-def _file_articles(path: Path, rel: str, max_bytes: int, root: Path) -> Iterator[Article | Skipped]:
+@dataclass(frozen=True)
+class Metadata:
+    """What a sidecar says about its article (None: not said)."""
+
+    title: str | None = None
+    url: str | None = None
+    published: str | None = None
+
+
+def read_metadata(path: Path) -> Metadata:
+    """A sidecar's metadata; raises ValueError saying what is wrong with it."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > MAX_META_BYTES:
+        raise ValueError(f"larger than {MAX_META_BYTES} bytes")
+    try:
+        data = json.loads(_decode(path.read_bytes()))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ValueError("must be a JSON object")
+    unknown = sorted(set(data) - META_KEYS)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))} (allowed: title, url, published)")
+    values = {}
+    for key in ("title", "url"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key!r} must be a string")
+        if isinstance(value, str) and (not valid_unicode(value) or CONTROL_CHARS.search(value)):
+            raise ValueError(f"{key!r} has control characters or an unpaired surrogate")
+        values[key] = value.strip() if isinstance(value, str) and value.strip() else None
+    if values["title"] and len(values["title"]) > MAX_TITLE_CHARS:
+        raise ValueError(f"'title' is longer than {MAX_TITLE_CHARS} characters")
+    published = data.get("published")
+    if published not in (None, ""):
+        if not isinstance(published, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published):
+            raise ValueError(f"'published' must be a date as YYYY-MM-DD, not {published!r}")
+        try:
+            dt.date.fromisoformat(published)
+        except ValueError:
+            raise ValueError(f"'published' {published!r} is not a calendar date") from None
+    return Metadata(values["title"], values["url"], published or None)
+
+
+def _file_articles(
+    path: Path, rel: str, max_bytes: int, root: Path, meta_path: Path | None = None
+) -> Iterator[Article | Skipped]:
     """The article(s) in one file; ``root`` is the resolved corpus directory."""
     problem = _doc_id_problem(rel)
     if problem:
@@ -186,32 +248,50 @@ def _file_articles(path: Path, rel: str, max_bytes: int, root: Path) -> Iterator
     if suffix == ".jsonl":
         yield from _jsonl_articles(rel, text, max_bytes)
         return
+    meta = Metadata()
+    if meta_path is not None:
+        try:
+            meta = read_metadata(meta_path)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            yield Skipped(rel, f"metadata {meta_path.name}: {reason}")
+            return
     title: str | None = None
     if suffix in {".html", ".htm"}:
         text, title = _html_text(text)
     if not text.strip():
         yield Skipped(rel, "empty")
         return
-    yield Article(doc_id=rel, title=title or _first_line(text), text=text)
+    yield Article(
+        doc_id=rel, title=meta.title or title or _first_line(text), text=text, url=meta.url, published=meta.published
+    )
 
 
 def iter_corpus_files(root: Path) -> list[tuple[Path, str]]:
-    """Supported files below ``root`` as (path, doc-id-style relative path), sorted.
+    """Supported files below ``root`` as (path, doc-id-style relative path), sorted."""
+    return _walk(root)[0]
+
+
+def _walk(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """(article files, metadata sidecars) below ``root``, each as (path, relative path), sorted.
 
     os.walk (scandir underneath) rather than Path.rglob + is_file: no extra stat
     per file, which is most of a no-op reindex over 10,000 files. Hidden files
     and directories are skipped; symlinked directories are not followed.
     """
-    files = []
+    files, metas = [], []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         base = Path(dirpath)
         for name in filenames:
-            if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
+            if name.startswith("."):
                 continue
-            path = base / name
-            files.append((path, path.relative_to(root).as_posix()))
-    return sorted(files, key=lambda item: item[1])
+            if name.lower().endswith(META_SUFFIX):
+                metas.append((base / name, (base / name).relative_to(root).as_posix()))
+            elif os.path.splitext(name)[1].lower() in SUFFIXES:
+                path = base / name
+                files.append((path, path.relative_to(root).as_posix()))
+    return sorted(files, key=lambda item: item[1]), sorted(metas, key=lambda item: item[1])
 
 
 def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
@@ -226,8 +306,14 @@ def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
     articles: dict[str, Article] = {}
     skipped: list[Skipped] = []
     resolved = root.resolve()
-    for path, rel in iter_corpus_files(root):
-        for item in _file_articles(path, rel, max_article_bytes, resolved):
+    files, metas = _walk(root)
+    sidecars = {rel[: -len(META_SUFFIX)]: path for path, rel in metas}
+    for path, rel in files:
+        meta = sidecars.pop(rel, None)
+        if meta is not None and path.suffix.lower() == ".jsonl":
+            skipped.append(Skipped(rel + META_SUFFIX, "a .jsonl record carries its own title, url and published"))
+            meta = None
+        for item in _file_articles(path, rel, max_article_bytes, resolved, meta):
             if isinstance(item, Skipped):
                 log.info("skipped %s: %s", item.source, item.reason)
                 skipped.append(item)
@@ -236,4 +322,8 @@ def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
                 log.info("skipped %s: duplicate id", item.doc_id)
             else:
                 articles[item.doc_id] = item
+    for rel, _path in sorted(sidecars.items()):
+        item = Skipped(rel + META_SUFFIX, f"metadata file without its article ({rel} not found)")
+        log.info("skipped %s: %s", item.source, item.reason)
+        skipped.append(item)
     return Corpus(articles=list(articles.values()), skipped=skipped)

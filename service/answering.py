@@ -13,9 +13,11 @@ from service.citations import Citer, Event
 from service.llm import PROMPT_CANDIDATES, LLMUnavailable, Source, generate, prompt
 from service.pipeline import Pipeline
 from service.quotes import verified_quote
+from service.recency import newest_first
 from service.retrieval import Retrieved
 from service.schemas import AskResponse, Passage
 from service.stages import ABSTAIN_ANSWER, Reading, verified_passages
+from service.time_scope import TimeScope
 
 log = logging.getLogger(__name__)
 __all__ = ["ABSTAIN_ANSWER", "ask", "ask_events", "search"]
@@ -28,10 +30,13 @@ def search(
     top_k: int = 5,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    as_of: dt.date | None = None,
 ) -> list[Passage]:
-    """The best passages for a query, fused score first."""
+    """The best passages for a query, fused score first (none published after ``as_of``;
+    the query's words about time are not read: a search is a search)."""
     n = max(top_k * 3, 20)
-    retrieved = pipeline.retriever.retrieve(query, since=since, until=until, records_for=n)
+    scope = TimeScope(as_of, given=True) if as_of else None
+    retrieved = pipeline.retriever.retrieve(query, since=since, until=until, records_for=n, scope=scope)
     retrieved.hits = retrieved.hits[:n]
     return verified_passages(retrieved, top_k)
 
@@ -43,9 +48,10 @@ def ask(
     top_k: int = 5,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    as_of: dt.date | None = None,
 ) -> AskResponse:
     """Answer with verified quotes (through the LLM when one is configured), or abstain."""
-    for event in ask_events(pipeline, question, top_k=top_k, since=since, until=until):
+    for event in ask_events(pipeline, question, top_k=top_k, since=since, until=until, as_of=as_of):
         if event.kind == "done":
             return event.data
     raise AssertionError("ask_events ends with a done event")
@@ -58,6 +64,7 @@ def ask_events(
     top_k: int = 5,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    as_of: dt.date | None = None,
     stream: bool = False,
 ) -> Iterator[Event]:
     """``sentence`` and ``quote`` events as the LLM's answer verifies (LLM mode only), then
@@ -65,11 +72,30 @@ def ask_events(
     carries the extractive answer: clients render the ``done`` body as the final word.
 
     Retrieval and reading run before this returns, so their errors (empty index,
-    Chroma down) raise here and can still become an HTTP error status."""
-    retrieved = pipeline.retriever.retrieve(question, since=since, until=until)
-    reading = pipeline.reader.read(question, retrieved)
+    Chroma down) raise here and can still become an HTTP error status.
+
+    Time (``service.time_scope``): the question is asked as of ``as_of`` (None: the
+    pipeline's clock, nothing left out); the periods it names narrow what is read; a
+    present-state question prefers the newest source (``service.recency``)."""
+    scope = TimeScope.of(question, as_of, pipeline.clock())
+    retrieved = pipeline.retriever.retrieve(question, since=since, until=until, scope=scope)
+    reader_question = scope.reader_question(retrieved.fits)
+    reading = scope.adjust(pipeline.reader.read(reader_question, retrieved), retrieved.fits)
+    superseded = False
+    if scope.present:
+        reading, superseded = newest_first(
+            reader_question,
+            reading,
+            retrieved,
+            pipeline.reader,
+            pipeline.decider.threshold,
+            pipeline.settings.reader_passages,
+        )
     decision = pipeline.decider.decide(reading)
     extractive = pipeline.verifier.verify(question, decision, retrieved, top_k)
+    extractive = extractive.model_copy(
+        update={"as_of": scope.as_of.isoformat(), "superseded": superseded and not extractive.abstained}
+    )
     if pipeline.llm is None or not reading.answers:
         return iter([Event("done", extractive)])
     return _llm_events(pipeline, question, reading, retrieved, extractive, stream)
@@ -111,6 +137,8 @@ def _llm_events(
             answer=citer.answer,
             abstained=False,
             confidence=extractive.confidence,
+            as_of=extractive.as_of,
+            superseded=extractive.superseded,
             mode="llm",
             short_answer=short if inside else None,
             quotes=citer.quotes,

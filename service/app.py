@@ -5,6 +5,7 @@ return its result."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -78,9 +79,10 @@ class AppState:
     """What the lifespan opens: the pipeline, a watcher that follows reindexes done
     elsewhere, and whether the first index is being built."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, clock: Callable[[], dt.date] | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.clock = clock
         self.pipeline: Pipeline | None = None
         self.building = False
         self.build_error: str | None = None
@@ -96,7 +98,7 @@ class AppState:
             self._lock_file = acquire(self.settings.data_dir)
         store = Store(make_client(self.settings), self.settings.index_name())
         embedder = Embedder(self.settings.embed_model, batch_size=self.settings.embed_batch_size).warm()
-        self.pipeline = build_pipeline(self.settings, store, embedder, refresh=False)
+        self.pipeline = build_pipeline(self.settings, store, embedder, refresh=False, clock=self.clock)
         if store.article_count() == 0 and index_on_start:
             self.building = True
             threading.Thread(target=self._build_first, args=(progress,), daemon=True).start()
@@ -210,14 +212,16 @@ def create_app(
     *,
     index_on_start: bool = False,
     progress: Callable[[], Progress] | None = None,
+    clock: Callable[[], dt.date] | None = None,
 ) -> FastAPI:
-    """Build the app; with ``index_on_start`` an empty store is indexed from the corpus first."""
+    """Build the app; with ``index_on_start`` an empty store is indexed from the corpus first.
+    ``clock`` gives today's date for questions asked without ``as_of`` (default: the real date)."""
     settings = settings or Settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(settings, metrics)
+        state = AppState(settings, metrics, clock)
         state.open(index_on_start=index_on_start, progress=progress)
         app.state.citeqa = state
         try:
@@ -255,7 +259,13 @@ def create_app(
         every citation still a verified quote; `"stream": true` answers as server-sent events."""
         with store_errors():
             events = answering.ask_events(
-                pipeline, body.question, top_k=body.top_k, since=body.since, until=body.until, stream=body.stream
+                pipeline,
+                body.question,
+                top_k=body.top_k,
+                since=body.since,
+                until=body.until,
+                as_of=body.as_of,
+                stream=body.stream,
             )
         if not body.stream:
             result = next(e.data for e in events if e.kind == "done")
@@ -277,8 +287,11 @@ def create_app(
     def search(body: SearchRequest, pipeline: PipelineDep) -> Response:
         """The best passages for a query (hybrid dense + BM25), best first."""
         with store_errors():
-            passages = answering.search(pipeline, body.query, top_k=body.top_k, since=body.since, until=body.until)
-        return _json(SearchResponse(passages=passages))
+            passages = answering.search(
+                pipeline, body.query, top_k=body.top_k, since=body.since, until=body.until, as_of=body.as_of
+            )
+        as_of = body.as_of.isoformat() if body.as_of else None
+        return _json(SearchResponse(passages=passages, as_of=as_of))
 
     @app.get("/documents", response_model=DocumentsPage, responses=ERRORS, tags=["documents"])
     def documents(

@@ -99,6 +99,36 @@ class LexicalIndex:
         days = self.days
         return ((days > 0) & (days >= window[0]) & (days <= window[1])).astype(np.float32)
 
+    def scope_mask(
+        self,
+        window: tuple[int, int] | None,
+        as_of: int | None = None,
+        periods: Sequence[tuple[int, int]] = (),
+        year_terms: Sequence[str] = (),
+    ) -> np.ndarray | None:
+        """1.0 for the chunks a request may read, else 0; None when nothing is filtered.
+
+        ``window`` (since/until): dated chunks inside it only. ``as_of`` (YYYYMMDD): no
+        chunk published after it (undated chunks kept). ``periods`` (first, last day):
+        chunks published in one, undated chunks, and chunks naming one of ``year_terms``
+        (the sentence-level check, ``TimeScope.fit``, comes after)."""
+        days = self.days
+        keep = self.window_mask(window)
+        keep = None if keep is None else keep > 0
+        if as_of is not None:
+            keep = _and(keep, (days == 0) | (days <= as_of))
+        if periods:
+            near = days == 0
+            for first, last in periods:
+                near |= (days >= first) & (days <= last)
+            named = [t for t in year_terms if t in self.doc_freq]
+            if named and self.retriever is not None:
+                near |= self.retriever.get_scores(named) > 0
+            keep = _and(keep, near)
+        if keep is None or keep.all():  # nothing left out: the unfiltered (faster) path
+            return None
+        return keep.astype(np.float32)
+
     def nearest(self, vector: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[str, float]]:
         """The ``k`` chunks a ``window_mask`` keeps that are nearest ``vector``, scored
         exactly: (chunk id, cosine), best first."""
@@ -129,3 +159,7 @@ class LexicalIndex:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
         top = hits[np.lexsort((hits, -scores[hits]))]  # best first; ties by position, deterministic
         return [(int(d), float(scores[d])) for d in top]
+
+
+def _and(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    return b if a is None else a & b

@@ -5,6 +5,8 @@ new stage is one class and one line below."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,8 @@ class Pipeline:
     decider: Decider
     verifier: Verifier
     llm: Any = None
+    # Today, for questions asked without an as-of day: injectable, so tests never read the real date.
+    clock: Callable[[], dt.date] = dt.date.today
 
     def refresh(self) -> None:
         """Rebuild the lexical index from the store (after a reindex) and swap it in."""
@@ -58,6 +62,7 @@ def build_pipeline(
     reader: Reader | None = None,
     decider: Decider | None = None,
     verifier: Verifier | None = None,
+    clock: Callable[[], dt.date] | None = None,
 ) -> Pipeline:
     """The asking path over ``store``; any stage can be passed in instead of the default.
     With ``refresh`` (the default) the lexical index is built now."""
@@ -79,6 +84,7 @@ def build_pipeline(
         decider=decider or ThresholdDecider(threshold),
         verifier=verifier or QuoteVerifier(),
         llm=make_llm(settings) if llm is _DEFAULT else llm,
+        clock=clock or dt.date.today,
     )
     if refresh:
         pipeline.refresh()

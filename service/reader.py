@@ -156,7 +156,7 @@ class ModelReader:
             for i, (s, e) in enumerate(row.sentences):
                 key = (row.doc_id, s, e)
                 text = row.text[s - row.start : e - row.start]
-                if key in seen or not _is_statement(text):
+                if key in seen or not _is_statement(text) or not retrieved.admits(row, i):
                     continue
                 have = set(terms(text))
                 coverage = sum(w for t, w in weights.items() if t in have) / total

@@ -17,6 +17,7 @@ from service.cache import LruCache
 from service.errors import IndexNotReady
 from service.lexical import LexicalIndex
 from service.settings import RetrievalSettings
+from service.time_scope import Fit, TimeScope
 
 # Records are fetched for the best hits only: the reader reads 16 passages, /ask shows up to 20.
 RECORDS_FOR = 20
@@ -64,13 +65,34 @@ class Retrieved:
     lexical: LexicalIndex
     hits: list[Hit]
     records: dict[str, ArticleRecord]
+    scope: TimeScope | None = None
+    # (doc id, start, end) of a sentence -> how it fits the scope's periods, filled as read.
+    fits: dict[tuple[str, int, int], Fit] = field(default_factory=dict)
+
+    def admits(self, row: ChunkRow, index: int) -> bool:
+        """Whether sentence ``index`` of ``row`` may answer: not dated outside the
+        periods the question asks about (``TimeScope.fit``)."""
+        if self.scope is None or not self.scope.periods:
+            return True
+        s, e = row.sentences[index]
+        key = (row.doc_id, s, e)
+        fit = self.fits.get(key)
+        if fit is None:
+            fit = self.fits[key] = self.scope.row_fit(row, index)
+        return fit is not Fit.OUT
 
 
 class Retriever(Protocol):
     """Stage 1: a question (and a published-date window) in, fused hits out."""
 
     def retrieve(
-        self, question: str, *, since: dt.date | None = None, until: dt.date | None = None, records_for: int = ...
+        self,
+        question: str,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        records_for: int = ...,
+        scope: TimeScope | None = None,
     ) -> Retrieved: ...
 
 
@@ -106,25 +128,40 @@ class HybridRetriever:
         since: dt.date | None = None,
         until: dt.date | None = None,
         records_for: int = RECORDS_FOR,
+        scope: TimeScope | None = None,
     ) -> Retrieved:
-        """The best fused hits for ``question``; raises ``IndexNotReady`` on an empty index."""
+        """The best fused hits for ``question``; raises ``IndexNotReady`` on an empty index.
+
+        With a ``scope``: no article published after its ``as_of`` (when given), and no
+        passage with no sentence that fits the periods the question asks about."""
         lexical = self.lexical  # one consistent snapshot for this request
         if len(lexical) == 0:
             raise IndexNotReady("the index is empty: run `citeqa index` first")
         vector = self.embedder.embed_query(question)
-        hits = self.fuse(question, vector, lexical, published_window(since, until))
+        mask = lexical.scope_mask(
+            published_window(since, until),
+            scope.as_of_day if scope else None,
+            scope.day_ranges() if scope else [],
+            scope.year_terms() if scope else [],
+        )
+        hits = self.fuse(question, vector, lexical, mask)
+        retrieved = Retrieved(question, vector, lexical, hits, {}, scope)
+        if scope is not None and scope.periods:
+            # Every sentence's fit is noted (no short cut): the reader's question depends on them all.
+            hits = [h for h in hits if sum(retrieved.admits(h.row, i) for i in range(len(h.row.sentences)))]
         records = self.article_records(hits[:records_for])
         # A chunk from another version of its article (mid-reindex) is never read or shown.
-        hits = [h for h in hits if h.row.doc_id in records and records[h.row.doc_id].content_hash == h.row.content_hash]
-        return Retrieved(question, vector, lexical, hits, records)
+        retrieved.hits = [
+            h for h in hits if h.row.doc_id in records and records[h.row.doc_id].content_hash == h.row.content_hash
+        ]
+        retrieved.records = records
+        return retrieved
 
-    def fuse(
-        self, question: str, vector: np.ndarray, lexical: LexicalIndex, window: tuple[int, int] | None
-    ) -> list[Hit]:
-        """The ``retrieval_fetch`` best fused hits, with their chunk rows, best first."""
+    def fuse(self, question: str, vector: np.ndarray, lexical: LexicalIndex, mask: np.ndarray | None) -> list[Hit]:
+        """The ``retrieval_fetch`` best fused hits among the chunks ``mask`` keeps (None:
+        all), with their chunk rows, best first."""
         n = len(lexical)
         k = min(self.settings.retrieval_candidates, n)
-        mask = lexical.window_mask(window)
         # A window's chunks are scored in memory: Chroma's metadata filter cost ≈ 45× its
         # unfiltered query at 20k chunks (service/lexical.py).
         dense = self.store.query_chunks(vector, k) if mask is None else lexical.nearest(vector, k, mask)

@@ -24,6 +24,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -184,8 +185,11 @@ def clean_entities(text: str, base: int, ents: list[tuple[int, int, str]]) -> li
     return out
 
 
-def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int) -> list[Candidate]:
-    """The sentences of the top passages, each with its dense similarity."""
+def candidates(
+    hits: list[Hit], question_vector: np.ndarray, limit: int, admit: Callable[[ChunkRow, int], bool] | None = None
+) -> list[Candidate]:
+    """The sentences of the top passages that ``admit`` lets answer (``Retrieved.admits``:
+    the question's time), each with its dense similarity."""
     seen: dict[tuple[str, int, int], Candidate] = {}
     dim = len(question_vector)
     for hit in hits[:limit]:
@@ -195,7 +199,7 @@ def candidates(hits: list[Hit], question_vector: np.ndarray, limit: int) -> list
         for i, v in enumerate(row_reading(row).views):
             key = (row.doc_id, v.start, v.end)
             # A sentence that is itself a question (a heading, a quoted question) never answers.
-            if key in seen or v.text.rstrip().endswith("?"):
+            if key in seen or v.text.rstrip().endswith("?") or (admit is not None and not admit(row, i)):
                 continue
             sim = sims[i] if sims is not None else hit.dense
             seen[key] = Candidate(
@@ -551,7 +555,7 @@ class RuleReader:
         """The reading and the features behind its confidence (``names``, or all for calibration)."""
         cfg, hits, lexical = self.settings, retrieved.hits, retrieved.lexical
         info = analyze(question)
-        cands = candidates(hits, retrieved.vector, cfg.reader_passages)
+        cands = candidates(hits, retrieved.vector, cfg.reader_passages, retrieved.admits)
         if not cands:
             return Reading([]), {}
         cover = Coverage(info.content_terms, lexical)

@@ -48,6 +48,12 @@ class _DateRange(BaseModel):
     until: dt.date | None = Field(
         None, description="Only articles published on or before this date (undated articles excluded)."
     )
+    as_of: dt.date | None = Field(
+        None,
+        description="Ask as of this day (YYYY-MM-DD): articles published after it are not used (undated ones are), "
+        "and 'this week', 'last year' and the like resolve against it. Default: today, nothing left out.",
+        examples=["2024-03-15"],
+    )
 
     @field_validator("top_k", mode="before")
     @classmethod
@@ -57,7 +63,7 @@ class _DateRange(BaseModel):
             raise ValueError("must be an integer")
         return value
 
-    @field_validator("since", "until", mode="before")
+    @field_validator("since", "until", "as_of", mode="before")
     @classmethod
     def _iso_date(cls, value: object) -> object:
         # The contract is an ISO date; lax parsing would also take 0 or "2023-01-01T00:00:00".
@@ -69,6 +75,10 @@ class _DateRange(BaseModel):
     def _ordered(self) -> _DateRange:
         if self.since and self.until and self.since > self.until:
             raise ValueError("since must not be after until")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if self.as_of and value and value > self.as_of:
+                raise ValueError(f"{name} must not be after as_of")
         return self
 
 
@@ -141,6 +151,14 @@ class AskResponse(BaseModel):
     answer: str = Field(..., description="Built only from quoted text; a fixed sentence when abstaining.")
     abstained: bool
     confidence: float = Field(..., ge=0.0, le=1.0, description="Calibrated evidence score.")
+    as_of: str | None = Field(
+        None, description="The day the question was asked as of (YYYY-MM-DD): the request's as_of, else today."
+    )
+    superseded: bool = Field(
+        False,
+        description="A present-state question whose sources disagree: quotes[0] is from the newest article, "
+        "the older disagreeing quotes follow, newest first.",
+    )
     mode: Literal["extractive", "llm"] = "extractive"
     short_answer: Span | None = Field(None, description="The exact phrase that answers, inside one of the quotes.")
     quotes: list[Quote]
@@ -151,6 +169,7 @@ class SearchResponse(BaseModel):
     """Passages best first."""
 
     passages: list[Passage]
+    as_of: str | None = Field(None, description="The as_of of the request (YYYY-MM-DD), when one was given.")
 
 
 class DocumentSummary(BaseModel):

@@ -76,7 +76,9 @@ class Reader(Protocol):
 
 
 class Decider(Protocol):
-    """Stage 3: answer or abstain."""
+    """Stage 3: answer or abstain (an answer below ``threshold`` is not given)."""
+
+    threshold: float
 
     def decide(self, reading: Reading) -> Decision: ...
 

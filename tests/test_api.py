@@ -48,7 +48,10 @@ def test_answerable_question(client):
     r = client.post("/ask", json={"question": ANSWERABLE})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "answer", "abstained", "confidence", "mode", "short_answer", "quotes", "passages"}
+    assert set(body) == {
+        *("question", "answer", "abstained", "confidence", "as_of", "superseded", "mode", "short_answer"),
+        *("quotes", "passages"),
+    }
     assert body["abstained"] is False and body["mode"] == "extractive"
     assert 0.0 <= body["confidence"] <= 1.0
     assert body["quotes"] and "$175 million" in body["quotes"][0]["text"]

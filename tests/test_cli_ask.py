@@ -19,7 +19,10 @@ def test_ask_json_and_human_output(tmp_path):
     assert res.returncode == 0, res.stderr
     body = json.loads(res.stdout)
     assert body["abstained"] is False and body["short_answer"]["text"] == "$175 million"
-    assert set(body) == {"question", "answer", "abstained", "confidence", "mode", "short_answer", "quotes", "passages"}
+    assert set(body) == {
+        *("question", "answer", "abstained", "confidence", "as_of", "superseded", "mode", "short_answer"),
+        *("quotes", "passages"),
+    }
     human = run_cli("ask", QUESTION, "--top-k", "2", env=env)
     assert human.returncode == 0
     q = body["quotes"][0]
@@ -27,6 +30,11 @@ def test_ask_json_and_human_output(tmp_path):
     assert "$175 million" in human.stdout
     bad = run_cli("ask", "   ", env=env)
     assert bad.returncode == 2 and "empty" in bad.stderr and "Traceback" not in bad.stderr
+    dated = run_cli("ask", QUESTION, "--as-of", "2024-01-31", "--json", env=env)
+    assert dated.returncode == 0 and json.loads(dated.stdout)["as_of"] == "2024-01-31"
+    for wrong in ("2024-02-30", "last week"):
+        refused = run_cli("ask", QUESTION, "--as-of", wrong, env=env)
+        assert refused.returncode == 2 and "as_of" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_serve_indexes_on_first_start_and_answers(tmp_path):

@@ -13,8 +13,9 @@ def test_seeds_are_byte_identical_copies():
     from tests.conftest import ROOT, SEEDS
 
     shared = ROOT.parent / "shared" / "seeds"
-    names = sorted(p.name for p in SEEDS.iterdir())
+    names = sorted(p.name for p in SEEDS.iterdir() if not p.name.endswith(".meta.json"))
     assert names == ["us-ukraine-coproduction-memorandum.txt", "us-ukraine-weapons-production-pact.txt"]
+    assert sorted(p.name for p in SEEDS.glob("*.meta.json")) == [n + ".meta.json" for n in names]
     if shared.is_dir():  # beside the repo on our machines and CI
         for name in names:
             assert (SEEDS / name).read_bytes() == (shared / name).read_bytes()
@@ -73,3 +74,77 @@ def test_missing_or_non_directory_corpus(tmp_path):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(CorpusError, match="not a directory"):
         load_corpus(tmp_path / "file.txt", max_article_bytes=10)
+
+
+def test_metadata_sidecars_give_title_url_and_date_without_touching_the_text(tmp_path):
+    (tmp_path / "a.txt").write_text("Breadcrumb > News\n\nThe council met on Monday.")
+    (tmp_path / "a.txt.meta.json").write_text(
+        json.dumps({"title": "Council meets", "url": "https://x/a", "published": "2024-03-12"})
+    )
+    (tmp_path / "b.html").write_text("<html><head><title>Page title</title></head><body><p>Body.</p></body></html>")
+    (tmp_path / "b.html.meta.json").write_text('{"title": "Sidecar title", "published": null}')
+    (tmp_path / "c.md").write_text("# Heading\n\nText.")
+    corpus = load_corpus(tmp_path, max_article_bytes=10_000)
+    by_id = {a.doc_id: a for a in corpus.articles}
+    assert sorted(by_id) == ["a.txt", "b.html", "c.md"]  # the sidecars are not articles
+    a = by_id["a.txt"]
+    assert (a.title, a.url, a.published) == ("Council meets", "https://x/a", "2024-03-12")
+    assert a.text == "Breadcrumb > News\n\nThe council met on Monday."
+    assert by_id["b.html"].title == "Sidecar title" and by_id["b.html"].published is None
+    assert by_id["c.md"].title == "# Heading" and by_id["c.md"].published is None
+    assert corpus.skipped == []
+
+
+def test_a_metadata_change_changes_the_content_hash(tmp_path):
+    (tmp_path / "a.txt").write_text("The council met on Monday.")
+    before = load_corpus(tmp_path, max_article_bytes=10_000).articles[0].content_hash
+    (tmp_path / "a.txt.meta.json").write_text('{"published": "2024-03-12"}')
+    after = load_corpus(tmp_path, max_article_bytes=10_000).articles[0].content_hash
+    assert before != after
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"title": "x", "author": "y"}', "unknown field(s) 'author'"),
+        ('{"title": 5}', "'title' must be a string"),
+        ('{"published": "12/03/2024"}', "'published' must be a date as YYYY-MM-DD"),
+        ('{"published": "2024-02-30"}', "is not a calendar date"),
+        ('{"published": 20240312}', "'published' must be a date as YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_sidecar_skips_its_article_with_the_reason(tmp_path, sidecar, reason):
+    (tmp_path / "a.txt").write_text("Article a.")
+    (tmp_path / "a.txt.meta.json").write_text(sidecar)
+    (tmp_path / "b.txt").write_text("Article b.")
+    corpus = load_corpus(tmp_path, max_article_bytes=10_000)
+    assert [a.doc_id for a in corpus.articles] == ["b.txt"]
+    [skip] = corpus.skipped
+    assert skip.source == "a.txt" and skip.reason.startswith("metadata a.txt.meta.json: ") and reason in skip.reason
+
+
+def test_orphan_and_jsonl_sidecars_are_reported(tmp_path):
+    (tmp_path / "gone.txt.meta.json").write_text('{"title": "x"}')
+    (tmp_path / "d.jsonl").write_text('{"id": "1", "text": "Record."}\n')
+    (tmp_path / "d.jsonl.meta.json").write_text('{"title": "x"}')
+    corpus = load_corpus(tmp_path, max_article_bytes=10_000)
+    assert [a.doc_id for a in corpus.articles] == ["d.jsonl:1"]
+    reasons = {s.source: s.reason for s in corpus.skipped}
+    assert reasons == {
+        "d.jsonl.meta.json": "a .jsonl record carries its own title, url and published",
+        "gone.txt.meta.json": "metadata file without its article (gone.txt not found)",
+    }
+
+
+def test_seed_titles_come_from_their_metadata():
+    from tests.conftest import SEEDS
+
+    titles = {a.doc_id: a.title for a in load_corpus(SEEDS, max_article_bytes=10**7).articles}
+    assert titles == {
+        "us-ukraine-coproduction-memorandum.txt": "Ukraine and the USA signed a memorandum on the joint production "
+        "of weapons and the exchange of technical data",
+        "us-ukraine-weapons-production-pact.txt": "US and Ukraine plan joint weapons production",
+    }
+    assert all(a.published is None for a in load_corpus(SEEDS, max_article_bytes=10**7).articles)

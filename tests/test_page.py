@@ -228,3 +228,39 @@ def test_llm_answer_links_each_marker_to_its_verified_quote(server, page, seed_i
     finally:
         pipeline.llm = None
         llm.close()
+
+
+def test_as_of_field_quote_dates_and_a_superseded_answer(browser, tmp_path, embedder):
+    """The dated corpus (eval/dated/) behind a live server with its clock injected: the
+    "as of" field reaches the API, each quote shows its date, a superseded answer is marked."""
+    import datetime as dt
+
+    from indexing.reindex import reindex
+    from tests.conftest import ROOT, open_store
+
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=ROOT / "eval" / "dated")
+    reindex(settings, store=open_store(settings), get_embedder=lambda: embedder)
+    question = "Who is the chief executive of Harbor Light Energy?"
+    with LiveServer(create_app(settings, clock=lambda: dt.date(2026, 3, 6))) as live:
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        page = context.new_page()
+        page.goto(live.url + "/")
+        page.get_by_label("Your question").fill(question)
+        page.keyboard.press("Enter")
+        expect(page.locator(".quote-card").first).to_be_visible(timeout=30_000)
+        expect(page.locator("#superseded")).to_be_visible()
+        expect(page.locator(".answer .as-of")).to_have_text("as of 2026-03-06")
+        dates = page.locator(".quote-card .quote-date")
+        assert dates.count() >= 2
+        assert dates.nth(0).inner_text() == "2024-03-12" and dates.nth(1).inner_text() == "2021-06-14"
+        expect(page.locator(".quote-card .quote-rank").first).to_have_text("newest")
+        shot(page, tmp_path, "screenshot-superseded.png")
+
+        page.get_by_label("as of").fill("2022-06-01")
+        page.get_by_role("button", name="Ask").click()
+        expect(page.locator(".answer .as-of")).to_have_text("as of 2022-06-01", timeout=30_000)
+        expect(page.locator("#superseded")).to_be_hidden()
+        expect(page.locator(".quote-card").first).to_contain_text("Maria Okafor")
+        expect(page.locator(".quote-card .quote-date").first).to_have_text("2021-06-14")
+        assert "as_of=2022-06-01" in page.url
+        context.close()

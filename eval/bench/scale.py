@@ -196,13 +196,27 @@ async def load(url: str, route: str, payloads: list[dict], clients: int, seconds
 WINDOWS = {"year": ("2018-01-01", "2018-12-31"), "week": ("2018-06-04", "2018-06-10")}
 
 
+# Time passes (1 client), the same questions: asked as of mid-2018 (later articles left
+# out), with "this year" added and an as_of (a relative period, resolved against it),
+# and with "in 2018" added (a stated year, no as_of).
+TIME_PASSES = {
+    "as_of": lambda q: {"question": q, "as_of": "2018-06-30"},
+    "this year + as_of": lambda q: {"question": q.rstrip("?") + " this year?", "as_of": "2018-06-30"},
+    "in 2018": lambda q: {"question": q.rstrip("?") + " in 2018?"},
+}
+
+
 def measure(url: str, qs: list[str], seconds: float, repeats: int) -> dict:
     """Each route with 1 and 8 clients, ``repeats`` times; the run with the median p50
     (1 client) or median throughput (8 clients) is kept, its figures reported whole.
-    Then ``/ask`` with each ``WINDOWS`` filter, 1 client."""
+    Then ``/ask`` with each ``WINDOWS`` filter and each ``TIME_PASSES`` pass, 1 client."""
     out = {}
     for label, (since, until) in WINDOWS.items():
         payloads = [{"question": q, "since": since, "until": until} for q in qs]
+        runs = [asyncio.run(load(url, "/ask", payloads, 1, seconds, 200)) for _ in range(repeats)]
+        out[(f"/ask {label}", 1)] = sorted(runs, key=lambda r: r["p50"])[len(runs) // 2]
+    for label, make in TIME_PASSES.items():
+        payloads = [make(q) for q in qs]
         runs = [asyncio.run(load(url, "/ask", payloads, 1, seconds, 200)) for _ in range(repeats)]
         out[(f"/ask {label}", 1)] = sorted(runs, key=lambda r: r["p50"])[len(runs) // 2]
     for route, key in (("/ask", "question"), ("/search", "query")):
@@ -313,6 +327,20 @@ def main() -> None:
             continue
         base = res[("/ask", 1)]["p50"]
         cells = [f"{res[(f'/ask {w}', 1)]['p50']:.1f} ({res[(f'/ask {w}', 1)]['p50'] / base:.2f}×)" for w in WINDOWS]
+        print(f"| {size} | {chunks} | {base:.1f} | " + " | ".join(cells) + " |")
+    print(
+        "\n| corpus | chunks | `/ask` p50 ms, no filter | "
+        + " | ".join(f"{t} p50 ms (ratio)" for t in TIME_PASSES)
+        + " |"
+    )
+    print("|---|---:|---:|" + "---:|" * len(TIME_PASSES))
+    for size, chunks, _, res, _, _ in rows:
+        if ("/ask as_of", 1) not in res:
+            continue
+        base = res[("/ask", 1)]["p50"]
+        cells = [
+            f"{res[(f'/ask {t}', 1)]['p50']:.1f} ({res[(f'/ask {t}', 1)]['p50'] / base:.2f}×)" for t in TIME_PASSES
+        ]
         print(f"| {size} | {chunks} | {base:.1f} | " + " | ".join(cells) + " |")
     _plot(plot, ROOT / "docs" / "latency.png")
 

@@ -85,14 +85,19 @@ function renderAnswer(data, elapsedMs) {
     else answer.append("Answer, in the articles' words: ");
     answer.append(el("span", { class: "confidence" }, `(confidence ${data.confidence.toFixed(2)})`));
   }
+  if (data.as_of) answer.append(" ", el("span", { class: "as-of" }, `as of ${data.as_of}`));
+  $("superseded").hidden = !data.superseded;
   const quotes = $("quotes");
   quotes.replaceChildren();
   data.quotes.forEach((q, i) => {
     const card = el("button", { type: "button", class: "quote-card", dataset: { index: String(i) },
-      "aria-label": `Quote ${i + 1} from ${q.title}, characters ${q.start} to ${q.end}: open in the article` },
+      "aria-label": `Quote ${i + 1} from ${q.title}, ${q.published ? "published " + q.published : "undated"}, ` +
+        `characters ${q.start} to ${q.end}: open in the article` },
       data.mode === "llm" ? el("span", { class: "quote-number" }, `[${i + 1}]`) : "",
+      data.superseded ? el("span", { class: "quote-rank" }, i === 0 ? "newest" : "older") : "",
       quoteText(q, data.short_answer),
-      el("span", { class: "quote-source" }, `${q.title} — ${q.doc_id} [${q.start}:${q.end}]`));
+      el("span", { class: "quote-source" },
+        el("span", { class: "quote-date" }, q.published || "undated"), ` · ${q.title} — ${q.doc_id} [${q.start}:${q.end}]`));
     card.addEventListener("click", () => openArticle(q.doc_id, i));
     quotes.append(el("li", {}, card));
   });
@@ -100,7 +105,7 @@ function renderAnswer(data, elapsedMs) {
   passages.replaceChildren();
   for (const p of data.passages) {
     passages.append(el("li", {}, el("span", { class: "score" }, p.score.toFixed(3)), " ",
-      el("strong", {}, p.title), ` — ${p.doc_id} [${p.start}:${p.end}]: `, p.text));
+      el("strong", {}, p.title), ` (${p.published || "undated"}) — ${p.doc_id} [${p.start}:${p.end}]: `, p.text));
   }
   $("passages-box").open = data.abstained && data.passages.length > 0;
   $("passages-box").querySelector("summary").textContent =
@@ -147,14 +152,16 @@ async function ask(question) {
   $("error").hidden = true;
   $("article").hidden = true;
   $("result").hidden = true;
+  const asOf = $("as-of").value;
   const url = new URL(window.location.href);
   url.searchParams.set("q", question);
+  if (asOf) url.searchParams.set("as_of", asOf); else url.searchParams.delete("as_of");
   window.history.replaceState(null, "", url);
   setBusy(true, "Searching the articles…");
   const started = performance.now();
   try {
     const r = await fetch("/ask", { method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ question }) });
+      body: JSON.stringify(asOf ? { question, as_of: asOf } : { question }) });
     const body = await r.json().catch(() => null);
     if (!r.ok) {
       setBusy(false);
@@ -175,6 +182,8 @@ document.addEventListener("DOMContentLoaded", () => {
     b.addEventListener("click", () => { $("question").value = b.textContent; ask(b.textContent); });
   }
   $("article-close").addEventListener("click", () => { $("article").hidden = true; });
-  const q = new URL(window.location.href).searchParams.get("q");
+  const params = new URL(window.location.href).searchParams;
+  if (params.get("as_of")) $("as-of").value = params.get("as_of");
+  const q = params.get("q");
   if (q !== null) { $("question").value = q; ask(q); }
 });
