@@ -119,39 +119,51 @@ def valid_unicode(value: object) -> bool:
     return True
 
 
-def _jsonl_articles(rel: str, text: str, max_bytes: int) -> Iterator[Article | Skipped]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{rel}:{lineno}"
-        if len(line.encode()) > max_bytes:
-            yield Skipped(where, f"record larger than {max_bytes} bytes")
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("a line must be a JSON object")
-            if not all(valid_unicode(record.get(k)) for k in ("id", "text", "title", "url", "published")):
-                raise ValueError("a field has an unpaired surrogate (a \\ud800-style escape)")
-            rid, body = record.get("id"), record.get("text")
-            if not isinstance(rid, str | int) or str(rid).strip() == "":
-                raise ValueError("missing 'id'")
-            problem = _doc_id_problem(f"{rel}:{rid}")
-            if problem:
-                raise ValueError(f"'id' {problem}")
-            if not isinstance(body, str) or not body.strip():
-                raise ValueError("missing or empty 'text'")
-            title = record.get("title")
-            url = record.get("url")
-            yield Article(
-                doc_id=f"{rel}:{rid}",
-                title=title.strip() if isinstance(title, str) and title.strip() else _first_line(body),
-                text=body,
-                url=url if isinstance(url, str) and url else None,
-                published=_iso_date(record.get("published")),
-            )
-        except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
-            yield Skipped(where, f"broken line: {exc}")
+def _jsonl_record(where: str, rel: str, line: bytes, max_bytes: int) -> Article | Skipped:
+    """One ``.jsonl`` line as an article, or why it is skipped."""
+    if len(line) > max_bytes:
+        return Skipped(where, f"record larger than {max_bytes} bytes")
+    try:
+        record = json.loads(line.decode("utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError("a line must be a JSON object")
+        if not all(valid_unicode(record.get(k)) for k in ("id", "text", "title", "url", "published")):
+            raise ValueError("a field has an unpaired surrogate (a \\ud800-style escape)")
+        rid, body = record.get("id"), record.get("text")
+        if not isinstance(rid, str | int) or str(rid).strip() == "":
+            raise ValueError("missing 'id'")
+        problem = _doc_id_problem(f"{rel}:{rid}")
+        if problem:
+            raise ValueError(f"'id' {problem}")
+        if not isinstance(body, str) or not body.strip():
+            raise ValueError("missing or empty 'text'")
+        title = record.get("title")
+        url = record.get("url")
+        return Article(
+            doc_id=f"{rel}:{rid}",
+            title=title.strip() if isinstance(title, str) and title.strip() else _first_line(body),
+            text=body,
+            url=url if isinstance(url, str) and url else None,
+            published=_iso_date(record.get("published")),
+        )
+    except UnicodeDecodeError as exc:
+        return Skipped(where, f"not UTF-8 (byte {exc.start} of the line)")
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        return Skipped(where, f"broken line: {exc}")
+
+
+def _jsonl_articles(path: Path, rel: str, max_bytes: int) -> Iterator[Article | Skipped]:
+    """The records of a ``.jsonl`` file, read a line at a time: the file is never held
+    whole, and each record is held to the article limit on its own."""
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            line = raw.removeprefix(b"\xef\xbb\xbf") if lineno == 1 else raw
+            if not line.strip():
+                continue
+            if b"\x00" in line:
+                yield Skipped(f"{rel}:{lineno}", "binary line (contains NUL bytes)")
+                continue
+            yield _jsonl_record(f"{rel}:{lineno}", rel, line.rstrip(b"\r\n"), max_bytes)
 
 
 def _doc_id_problem(doc_id: str) -> str | None:
@@ -211,9 +223,11 @@ def read_metadata(path: Path) -> Metadata:
 
 
 def _file_articles(
-    path: Path, rel: str, max_bytes: int, root: Path, meta_path: Path | None = None
+    path: Path, rel: str, max_bytes: int, root: Path, meta_path: Path | None = None, max_file_bytes: int | None = None
 ) -> Iterator[Article | Skipped]:
-    """The article(s) in one file; ``root`` is the resolved corpus directory."""
+    """The article(s) in one file; ``root`` is the resolved corpus directory. ``max_bytes``
+    holds for an article (a file, or one ``.jsonl`` record); a ``.jsonl`` file holding
+    many has its own limit, ``max_file_bytes`` (default: the article limit)."""
     problem = _doc_id_problem(rel)
     if problem:
         yield Skipped(rel, f"file name {problem}")
@@ -229,8 +243,14 @@ def _file_articles(
         if path.is_symlink() and not path.resolve().is_relative_to(root):
             yield Skipped(rel, "symlink to a file outside the corpus")
             return
-        if size > max_bytes:
-            yield Skipped(rel, f"larger than {max_bytes} bytes ({size} bytes)")
+        jsonl = path.suffix.lower() == ".jsonl"
+        limit = max(max_file_bytes or max_bytes, max_bytes) if jsonl else max_bytes
+        if size > limit:
+            what = "a .jsonl file (CITEQA_MAX_FILE_BYTES)" if jsonl else "an article (CITEQA_MAX_ARTICLE_BYTES)"
+            yield Skipped(rel, f"larger than {limit} bytes ({size} bytes), the limit for {what}")
+            return
+        if jsonl:
+            yield from _jsonl_articles(path, rel, max_bytes)
             return
         data = path.read_bytes()
     except OSError as exc:
@@ -245,9 +265,6 @@ def _file_articles(
         yield Skipped(rel, f"not UTF-8 (byte {exc.start})")
         return
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        yield from _jsonl_articles(rel, text, max_bytes)
-        return
     meta = Metadata()
     if meta_path is not None:
         try:
@@ -294,8 +311,10 @@ def _walk(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     return sorted(files, key=lambda item: item[1]), sorted(metas, key=lambda item: item[1])
 
 
-def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
+def load_corpus(root: Path, *, max_article_bytes: int, max_file_bytes: int | None = None) -> Corpus:
     """Read every supported file below ``root``; bad files are skipped with a reason.
+    ``max_article_bytes`` holds for each article; ``max_file_bytes`` for a ``.jsonl``
+    file holding many (default: the article limit).
 
     Raises ``CorpusError`` when ``root`` is missing or not a directory.
     """
@@ -313,7 +332,7 @@ def load_corpus(root: Path, *, max_article_bytes: int) -> Corpus:
         if meta is not None and path.suffix.lower() == ".jsonl":
             skipped.append(Skipped(rel + META_SUFFIX, "a .jsonl record carries its own title, url and published"))
             meta = None
-        for item in _file_articles(path, rel, max_article_bytes, resolved, meta):
+        for item in _file_articles(path, rel, max_article_bytes, resolved, meta, max_file_bytes):
             if isinstance(item, Skipped):
                 log.info("skipped %s: %s", item.source, item.reason)
                 skipped.append(item)

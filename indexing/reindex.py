@@ -264,7 +264,7 @@ def reindex(
     """
     started = time.perf_counter()
     root = corpus_dir or settings.corpus_dir
-    corpus = load_corpus(root, max_article_bytes=settings.max_article_bytes)
+    corpus = load_corpus(root, max_article_bytes=settings.max_article_bytes, max_file_bytes=settings.max_file_bytes)
     if not corpus.articles:
         detail = f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else ""
         raise CorpusError(f"no indexable articles in {root}{detail}; the index was left unchanged", corpus.skipped)

@@ -42,7 +42,14 @@ class IndexingSettings(BaseSettings):
     embed_model: str = Field("all-MiniLM-L6-v2-int8", description="Embedding backend (see indexing.embedding).")
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Texts per embedding batch.")
     max_article_bytes: int = Field(
-        5_000_000, ge=1, description="Files (and .jsonl records) larger than this are skipped."
+        5_000_000,
+        ge=1,
+        description="An article (a .txt/.md/.html file, or one .jsonl record) larger than this is skipped.",
+    )
+    max_file_bytes: int = Field(
+        2_000_000_000,
+        ge=1,
+        description="A .jsonl file larger than this is skipped whole; below it, it is streamed a record at a time.",
     )
 
     @field_validator("embed_model")

@@ -148,3 +148,53 @@ def test_seed_titles_come_from_their_metadata():
         "us-ukraine-weapons-production-pact.txt": "US and Ukraine plan joint weapons production",
     }
     assert all(a.published is None for a in load_corpus(SEEDS, max_article_bytes=10**7).articles)
+
+
+def _jsonl_line(i: int, text: str) -> str:
+    return json.dumps({"id": f"r{i}", "title": f"Record {i}", "text": text}) + "\n"
+
+
+def test_a_20_mb_jsonl_is_streamed_with_its_own_limit_and_each_record_held_to_the_article_limit(tmp_path):
+    """4,000 records of ~5 KB (20 MB): over the article limit as a file, indexed record by
+    record; one record over the article limit is skipped alone; the file over its own
+    limit is skipped whole. Streamed: the load's peak memory stays near the articles'
+    own text (reading the file whole, then splitting it, held it three times over)."""
+    import tracemalloc
+
+    body = "The harbour council met again today. " * 135  # ≈ 5.0 KB
+    path = tmp_path / "archive.jsonl"
+    with path.open("w") as f:
+        for i in range(4000):
+            f.write(_jsonl_line(i, body))
+        f.write(_jsonl_line(4000, "x" * 6000))  # one record over the article limit below
+    size = path.stat().st_size
+    assert size > 20_000_000
+    tracemalloc.start()
+    corpus = load_corpus(tmp_path, max_article_bytes=5500, max_file_bytes=50_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(corpus.articles) == 4000
+    assert corpus.articles[0].doc_id == "archive.jsonl:r0" and corpus.articles[0].text == body
+    assert [(s.source, s.reason) for s in corpus.skipped] == [("archive.jsonl:4001", "record larger than 5500 bytes")]
+    texts = sum(len(a.text) for a in corpus.articles)
+    assert peak < 1.5 * texts, (peak, texts)
+    whole = load_corpus(tmp_path, max_article_bytes=5500, max_file_bytes=10_000_000)
+    assert whole.articles == []
+    [skip] = whole.skipped
+    assert skip.source == "archive.jsonl" and "the limit for a .jsonl file (CITEQA_MAX_FILE_BYTES)" in skip.reason
+
+
+def test_the_article_limit_still_holds_for_a_single_article_file(tmp_path):
+    (tmp_path / "big.txt").write_text("y" * 6000)
+    corpus = load_corpus(tmp_path, max_article_bytes=5500, max_file_bytes=50_000_000)
+    [skip] = corpus.skipped
+    assert skip.source == "big.txt" and "the limit for an article (CITEQA_MAX_ARTICLE_BYTES)" in skip.reason
+
+
+def test_a_jsonl_line_that_is_not_utf8_skips_that_line_only(tmp_path):
+    (tmp_path / "d.jsonl").write_bytes(
+        b'\xef\xbb\xbf{"id": "a", "text": "first"}\n{"id": "b", "text": "caf\xe9"}\r\n{"id": "c", "text": "third"}'
+    )
+    corpus = load_corpus(tmp_path, max_article_bytes=1000)
+    assert [a.doc_id for a in corpus.articles] == ["d.jsonl:a", "d.jsonl:c"]
+    assert [(s.source, s.reason[:10]) for s in corpus.skipped] == [("d.jsonl:2", "not UTF-8 ")]

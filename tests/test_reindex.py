@@ -406,3 +406,29 @@ def test_a_failed_write_stops_the_run_with_its_error(make_settings, tmp_path, em
     again = reindex(settings, store=store, get_embedder=lambda: embedder)
     assert again.added == 200
     _check_complete(settings, corpus)
+
+
+def test_a_jsonl_over_the_old_5_mb_limit_indexes_its_good_records(tmp_path):
+    """End to end: `citeqa index` on a 6 MB .jsonl (the old limit skipped it whole and
+    ended "no indexable articles"). Most records are over the article limit and skipped
+    (each named), so the run stays short; the good ones are indexed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    with (corpus / "archive.jsonl").open("w") as f:
+        for i in range(3):
+            f.write(json.dumps({"id": f"good-{i}", "text": f"Short article number {i} about the harbour."}) + "\n")
+        for i in range(60):
+            f.write(json.dumps({"id": f"long-{i}", "text": "word " * 20_000}) + "\n")
+    assert (corpus / "archive.jsonl").stat().st_size > 5_000_000
+    env = {
+        "CITEQA_DATA_DIR": str(tmp_path / "data"),
+        "CITEQA_CORPUS_DIR": str(corpus),
+        "CITEQA_MAX_ARTICLE_BYTES": "50000",
+    }
+    res = run_cli("index", env=env)
+    assert res.returncode == 0, res.stderr
+    assert counts(res.stdout) == (3, 0, 0, 0)
+    assert " ".join(res.stderr.split()).count("record larger than 50000 bytes") == 60
+    small = run_cli("index", env={**env, "CITEQA_MAX_FILE_BYTES": "1000000"})
+    said = " ".join(small.stderr.split())  # rich wraps long lines
+    assert small.returncode == 1 and "the limit for a .jsonl file (CITEQA_MAX_FILE_BYTES)" in said

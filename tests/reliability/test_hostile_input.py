@@ -261,7 +261,7 @@ def verified(spans: list[dict], texts: dict[str, str]) -> bool:
 
 @pytest.fixture(scope="module")
 def seed_texts() -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in SEEDS.iterdir()}
+    return {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
 
 
 @pytest.mark.parametrize("question", SCRIPTS.values(), ids=SCRIPTS.keys())
