@@ -64,6 +64,34 @@ class _Bar:
         self.progress.stop()
 
 
+class _Lines:
+    """Machine-readable progress (``citeqa index --progress lines``): one line on stderr
+    as work starts and after every batch written, ``progress DONE/TOTAL``, flushed at once.
+    What the crash tests choose their kill points from."""
+
+    def __init__(self) -> None:
+        self.done = self.total = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._say()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self._say()
+
+    def stop(self) -> None:
+        pass
+
+    def _say(self) -> None:
+        print(f"progress {self.done}/{self.total}", file=sys.stderr, flush=True)
+
+
+class _ProgressStyle(StrEnum):
+    bar = "bar"
+    lines = "lines"
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"citeqa {__version__}")
@@ -90,6 +118,12 @@ def index(
     prune: Annotated[
         bool, typer.Option("--prune", help="Also delete collections of other embedding/chunking configurations.")
     ] = False,
+    progress: Annotated[
+        _ProgressStyle,
+        typer.Option(
+            "--progress", help="bar: a progress bar; lines: 'progress DONE/TOTAL' lines on stderr, for scripts."
+        ),
+    ] = _ProgressStyle.bar,
 ) -> None:
     """Bring the index in step with the corpus: add new, re-embed changed, remove deleted articles."""
     from indexing.errors import CorpusError
@@ -105,7 +139,12 @@ def index(
             from indexing.reindex import reindex
 
             result = reindex(
-                settings, store=store, get_embedder=get_embedder, rebuild=rebuild, progress=_Bar(), parser=parser
+                settings,
+                store=store,
+                get_embedder=get_embedder,
+                rebuild=rebuild,
+                progress=_Lines() if progress is _ProgressStyle.lines else _Bar(),
+                parser=parser,
             )
             _print_skipped(result.skipped)
             if prune:

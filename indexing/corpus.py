@@ -74,11 +74,38 @@ class Corpus:
     skipped: list[Skipped]
 
 
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
+# A line that navigates rather than titles: "To News and Stories", "Home > World", "Back to top".
+_BREADCRUMB = re.compile(r"^(?:(?:back )?to |home\b|menu\b|skip to\b)|\s(?:>|»|›|\||/)\s", re.I)
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
+MAX_HEADLINE_WORDS = 20
+MAX_HEADLINE_CHARS = 160
+
+
+def headline(text: str, name: str) -> str:
+    """The title an article without one gets: its first line when that reads as a headline
+    — a Markdown heading, or 2-20 words, at most 160 characters and one sentence — after
+    skipping up to three navigation lines (a breadcrumb: "To News and Stories", "Home >
+    World"); otherwise a title made from ``name`` (the file name, or a record's file and id)."""
+    skipped = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        heading = _MARKDOWN_HEADING.match(line)
+        if heading:
+            return heading.group(1)[:MAX_TITLE_CHARS]
+        if _BREADCRUMB.search(line) and skipped < 3:
+            skipped += 1
+            continue
+        words = line.split()
+        one_sentence = not re.search(r"[.!?]\s+\S", line)
+        if 2 <= len(words) <= MAX_HEADLINE_WORDS and len(line) <= MAX_HEADLINE_CHARS and one_sentence:
+            return line
+        break  # a paragraph: the text has no headline line
+    stem = re.sub(r"\.(txt|md|html?|jsonl)\b", "", name, flags=re.I)
+    words = re.sub(r"[-_/:.]+", " ", stem).split()
+    title = " ".join(words)[:MAX_TITLE_CHARS]
+    return title[:1].upper() + title[1:]
 
 
 def _decode(data: bytes) -> str:
@@ -141,7 +168,7 @@ def _jsonl_record(where: str, rel: str, line: bytes, max_bytes: int) -> Article 
         url = record.get("url")
         return Article(
             doc_id=f"{rel}:{rid}",
-            title=title.strip() if isinstance(title, str) and title.strip() else _first_line(body),
+            title=title.strip() if isinstance(title, str) and title.strip() else headline(body, f"{rel}:{rid}"),
             text=body,
             url=url if isinstance(url, str) and url else None,
             published=_iso_date(record.get("published")),
@@ -280,7 +307,7 @@ def _file_articles(
         yield Skipped(rel, "empty")
         return
     yield Article(
-        doc_id=rel, title=meta.title or title or _first_line(text), text=text, url=meta.url, published=meta.published
+        doc_id=rel, title=meta.title or title or headline(text, rel), text=text, url=meta.url, published=meta.published
     )
 
 

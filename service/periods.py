@@ -19,8 +19,10 @@ Stated periods (in questions and in article text): a year (``2025``, ``in 2025``
 decade (``the 1990s``), a quarter of a year (``the first quarter of 2025``, ``Q1
 2025``), a month of a year (``March 2025``), a day (``March 5, 2025``, ``5 March
 2025``, ``2025-03-05``, ``December 6-7, 2023``), a range (``between 2019 and 2021``,
-``from 2019 to 2021``, ``2019-2021``) and, in a question only, ``since 2020`` (… A)
-and a month without a year (``in March``: the latest March that began by A). In
+``from 2019 to 2021``, ``2019-2021``) and, in a question only, ``since 2020`` (… A),
+``before 2000`` / ``prior to 2000`` / ``until 2000`` (… 31 December 1999), ``after
+2000`` (1 January 2001 … A) and a month without a year (``in March``: the latest
+March that began by A). In
 article text, ``this year`` and ``last year`` resolve against the article's
 published day when it has one.
 
@@ -65,6 +67,7 @@ _YEAR = r"(?P<year>1[89]\d\d|20\d\d)"
 _Y = r"(?<![\d$£€.,/:])" + _YEAR + r"(?![\d%]|[.,]\d|\s*(?:percent|per cent))"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _DAY2 = r"(?:\s*[-–]\s*(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?)?"
+_EARLIEST, _LATEST = dt.date(1800, 1, 1), dt.date(2099, 12, 31)
 _QUARTERS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
 _TEXT_PATTERNS = [
@@ -88,6 +91,11 @@ _TEXT_PATTERNS = [
         ),
     ),
     ("decade", re.compile(r"\b(?:the\s+)?(?P<year>1[89]\d0|20\d0)'?s\b", re.I)),
+    # Open ranges: "since 2017" and "after 1971" run on (to the end of what a date can be
+    # here), "before 2000" runs back; long, so coarse against any shorter period.
+    ("since", re.compile(r"\bsince\s+" + _Y, re.I)),
+    ("after", re.compile(r"\bafter\s+" + _Y, re.I)),
+    ("before", re.compile(r"\b(?:before|prior to|until|till|up to)\s+" + _Y, re.I)),
     ("year", re.compile(_Y)),
     ("rel-year", re.compile(r"\b(?P<which>this|last|next)\s+year\b", re.I)),
 ]
@@ -150,6 +158,12 @@ def _from_match(kind: str, m: re.Match[str], anchor: dt.date | None) -> Period |
             return Period(dt.date(y, 1, 1), dt.date(y + 9, 12, 31), label)
         if kind == "year":
             return _year(int(m["year"]), label)
+        if kind == "since":
+            return Period(dt.date(int(m["year"]), 1, 1), _LATEST, label)
+        if kind == "after":
+            return Period(dt.date(int(m["year"]) + 1, 1, 1), _LATEST, label)
+        if kind == "before":
+            return Period(_EARLIEST, dt.date(int(m["year"]) - 1, 12, 31), label)
         if kind == "rel-year" and anchor is not None:
             shift = {"this": 0, "last": -1, "next": 1}[m["which"].lower()]
             return _year(anchor.year + shift, label)
@@ -202,6 +216,9 @@ _RELATIVE = [
     ("last year", re.compile(r"\blast year\b", re.I)),
 ]
 _SINCE = re.compile(r"\bsince\s+" + _Y, re.I)
+_BEFORE = re.compile(r"\b(?:before|prior to|until|till|up to)\s+(?:the\s+(?:end|start)\s+of\s+)?" + _Y, re.I)
+_AFTER = re.compile(r"\bafter\s+" + _Y, re.I)
+
 _BARE_MONTH = re.compile(r"\bin\s+(?:early\s+|late\s+|mid-?)?" + _MONTH + r"(?!\s*,?\s*(?:of\s+)?\d)", re.I)
 
 
@@ -242,8 +259,13 @@ def _question_matches(question: str, as_of: dt.date) -> list[tuple[int, int, Per
     for m in _SINCE.finditer(question):
         y = int(m["year"])
         add(m, Period(dt.date(y, 1, 1), max(as_of, dt.date(y, 1, 1)), m.group(0)))
+    for m in _BEFORE.finditer(question):
+        add(m, Period(_EARLIEST, dt.date(int(m["year"]) - 1, 12, 31), m.group(0)))
+    for m in _AFTER.finditer(question):
+        y = int(m["year"]) + 1
+        add(m, Period(dt.date(y, 1, 1), max(as_of, dt.date(y, 1, 1)), m.group(0)))
     for kind, pattern in _TEXT_PATTERNS:
-        if kind == "rel-year":
+        if kind in ("rel-year", "since", "after", "before"):
             continue
         for m in pattern.finditer(question):
             add(m, _from_match(kind, m, as_of))

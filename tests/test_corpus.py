@@ -40,7 +40,7 @@ def test_formats_ids_and_titles(tmp_path):
     assert sorted(by_id) == ["b.md", "c.html", "d.jsonl:7", "d.jsonl:r1", "sub/a.txt"]
     assert by_id["sub/a.txt"].text == "\nFirst line title\nBody text here."  # BOM removed, rest kept
     assert by_id["sub/a.txt"].title == "First line title"
-    assert by_id["b.md"].title == "# Heading"
+    assert by_id["b.md"].title == "Heading"
     html = by_id["c.html"]
     assert html.title == "Page title" and "alert" not in html.text and "Visible" in html.text
     rec = by_id["d.jsonl:r1"]
@@ -91,7 +91,7 @@ def test_metadata_sidecars_give_title_url_and_date_without_touching_the_text(tmp
     assert (a.title, a.url, a.published) == ("Council meets", "https://x/a", "2024-03-12")
     assert a.text == "Breadcrumb > News\n\nThe council met on Monday."
     assert by_id["b.html"].title == "Sidecar title" and by_id["b.html"].published is None
-    assert by_id["c.md"].title == "# Heading" and by_id["c.md"].published is None
+    assert by_id["c.md"].title == "Heading" and by_id["c.md"].published is None
     assert corpus.skipped == []
 
 
@@ -198,3 +198,36 @@ def test_a_jsonl_line_that_is_not_utf8_skips_that_line_only(tmp_path):
     corpus = load_corpus(tmp_path, max_article_bytes=1000)
     assert [a.doc_id for a in corpus.articles] == ["d.jsonl:a", "d.jsonl:c"]
     assert [(s.source, s.reason[:10]) for s in corpus.skipped] == [("d.jsonl:2", "not UTF-8 ")]
+
+
+def test_titles_of_the_seed_texts_without_their_metadata(tmp_path):
+    """The first seed opens with a breadcrumb ("To News and Stories"), then its headline;
+    the second opens with a whole paragraph, so its title comes from the file name."""
+    from tests.conftest import SEEDS
+
+    for path in SEEDS.glob("*.txt"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    titles = {a.doc_id: a.title for a in load_corpus(tmp_path, max_article_bytes=10**7).articles}
+    assert titles == {
+        "us-ukraine-coproduction-memorandum.txt": "Ukraine and the USA signed a memorandum on the joint production "
+        "of weapons and the exchange of technical data",
+        "us-ukraine-weapons-production-pact.txt": "Us ukraine weapons production pact",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "title"),
+    [
+        ("Home > World > Europe\n\nStorm closes the port\n\nText.", "a.txt", "Storm closes the port"),
+        ("Back to top\nSkip to content\nCouncil approves bridge\nBody.", "a.txt", "Council approves bridge"),
+        ("## The results ##\n\nText.", "a.md", "The results"),
+        ("One. Two sentences here.\nMore.", "notes/2024_budget-report.txt", "Notes 2024 budget report"),
+        ("word " * 30, "long.txt", "Long"),
+        ("Record seven.\nMore.", "d.jsonl:7", "Record seven."),
+        ("A very long first paragraph " * 8, "d.jsonl:r-9", "D r 9"),
+    ],
+)
+def test_the_headline_rule(text, name, title):
+    from indexing.corpus import headline
+
+    assert headline(text, name) == title

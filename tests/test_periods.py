@@ -55,6 +55,8 @@ def test_last_month_in_january_is_last_december():
         ("What happened between 2019 and 2021?", [(D(2019, 1, 1), D(2021, 12, 31))]),
         ("What changed in the 1990s?", [(D(1990, 1, 1), D(1999, 12, 31))]),
         ("Who has led it since 2020?", [(D(2020, 1, 1), A)]),
+        ("When did Polonia win the championship prior to 2000?", [(D(1800, 1, 1), D(1999, 12, 31))]),
+        ("How much had the price of gold risen after 1971?", [(D(1972, 1, 1), A)]),
         ("What did the council approve in November?", [(D(2025, 11, 1), D(2025, 11, 30))]),
         ("What did the council approve in February?", [(D(2026, 2, 1), D(2026, 2, 28))]),
         ("How many of the 2,000 people came?", []),
@@ -68,7 +70,7 @@ def test_stated_periods(question, expected):
 
 def test_text_dates_are_read_most_specific_first():
     got = text_periods("The conference met on December 6-7, 2023, the first since 2019.")
-    assert [(p.start, p.end) for p in got] == [(D(2023, 12, 6), D(2023, 12, 7)), (D(2019, 1, 1), D(2019, 12, 31))]
+    assert [(p.start, p.end) for p in got] == [(D(2023, 12, 6), D(2023, 12, 7)), (D(2019, 1, 1), D(2099, 12, 31))]
     assert text_periods("The company employs 2,300 people.") == ()
     # "this year" in text resolves against the article's published day.
     [p] = text_periods("its second cut this year", "2026-02-12")
@@ -133,3 +135,13 @@ def test_a_coarser_date_does_not_place_a_sentence_in_a_week():
     assert scope.fit("The 2026 budget was approved.", (), "2026-01-20", "") is Fit.OUT
     assert scope.fit("The 2026 budget was approved.", (), None, "") is Fit.UNKNOWN
     assert scope.fit("It was approved on March 5, 2026.", (), "2026-01-20", "") is Fit.IN
+
+
+def test_open_ranges_in_text_are_coarse_not_a_year():
+    [since] = text_periods("She has run the wind division since 2017.")
+    assert (since.start, since.end) == (D(2017, 1, 1), D(2099, 12, 31))
+    scope = TimeScope.of("What did the council approve this week?", D(2026, 3, 6), A)
+    # "since 2017" says nothing about this week: the published day decides.
+    assert scope.fit("She has run the division since 2017.", (), "2026-03-04", "") is Fit.DATED
+    [before] = text_periods("prices were fixed before 1971")
+    assert before.end == D(1970, 12, 31)

@@ -10,9 +10,17 @@ a. ``citeqa index`` over 200 RGB snippet articles is killed at a random moment
    its hash entry and chunk count, no stale hash entry, Chroma's vector index
    finding every chunk by its own vector, and the API's BM25 side — built as
    the API builds it — holding exactly the chunks in Chroma, each resolving.
-   Kill delays are stratified-uniform between the wall time of a one-article
-   run (start-up plus loading spaCy and the model) and the clean run's; the
-   seed (``CITEQA_CRASH_SEED``, default fixed) and every delay are printed.
+   Kill points come from the run's own progress, never from elapsed time (which
+   a busy machine stretches: all ten kills once landed before the first write):
+   the run prints ``progress DONE/TOTAL`` lines (``citeqa index --progress
+   lines``), and trial k is killed on the first line with DONE ≥ a target drawn
+   stratified-uniform over 0…TOTAL — 0 kills as work starts (nothing written but
+   the pending marks), TOTAL after the last write; the seed
+   (``CITEQA_CRASH_SEED``, default fixed) and every target are printed. Run it
+   with both cores busy to see it hold (docs/reliability.md):
+
+       for i in 1 2; do python3 -c 'while 1: pass' & done
+       .venv/bin/pytest tests/reliability/test_crash.py -s; kill %1 %2
    In server mode a killed run leaves its writer lease behind; the next run on
    the same host sees that the owner's pid is gone and takes the lease over at
    once (a refusal there fails the test). A lease held by a live process, or
@@ -88,21 +96,18 @@ def summary(out: str) -> tuple[int, int, int, int, float]:
 
 
 @pytest.fixture(scope="module")
-def rgb_corpus(tmp_path_factory) -> tuple[Path, Path, list[Article]]:
-    """The first ARTICLES RGB snippets (positive and negative) as one .jsonl corpus, and the next as
-    a corpus of its own (to time start-up and model loading)."""
+def rgb_corpus(tmp_path_factory) -> tuple[Path, list[Article]]:
+    """The first ARTICLES RGB snippets (positive and negative) as one .jsonl corpus."""
     records, _ = load_rgb()
     assert len(records) >= ARTICLES
-    root = tmp_path_factory.mktemp("rgb-crash")
-    corpus, one = root / "corpus", root / "one-article"
-    for path, chosen in ((corpus, records[:ARTICLES]), (one, records[ARTICLES : ARTICLES + 1])):
-        path.mkdir()
-        with open(path / "rgb.jsonl", "w", encoding="utf-8") as f:
-            for rec in chosen:
-                f.write(json.dumps(rec) + "\n")
+    corpus = tmp_path_factory.mktemp("rgb-crash") / "corpus"
+    corpus.mkdir()
+    with open(corpus / "rgb.jsonl", "w", encoding="utf-8") as f:
+        for rec in records[:ARTICLES]:
+            f.write(json.dumps(rec) + "\n")
     articles = load_corpus(corpus, max_article_bytes=Settings().max_article_bytes).articles
     assert len(articles) == ARTICLES
-    return corpus, one, articles
+    return corpus, articles
 
 
 @dataclass
@@ -168,15 +173,32 @@ def assert_whole(store: Store, ref: Snapshot, articles: list[Article]) -> None:
     assert set(store.chunks_by_id(lexical.ids)) == set(ids)
 
 
-def kill_index_after(env: dict[str, str], delay: float, log: Path) -> tuple[int, int]:
-    """Start `citeqa index`, SIGKILL it ``delay`` s later; (its pid, its return code)."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(CITEQA), "index"], env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)  # a no-op if it has finished already
-        return proc.pid, proc.wait(60)
+PROGRESS = re.compile(r"^progress (\d+)/(\d+)$")
+
+
+def kill_index_at(env: dict[str, str], target: int, log: Path) -> tuple[int, int, str]:
+    """Start `citeqa index --progress lines`, SIGKILL it on the first progress line with
+    DONE >= ``target``; (its pid, its return code, the line it was killed on)."""
+    proc = subprocess.Popen(
+        [str(CITEQA), "index", "--progress", "lines"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen, at = [], "(ended first)"
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        m = PROGRESS.match(line.strip())
+        if m and int(m.group(1)) >= target:
+            proc.send_signal(signal.SIGKILL)
+            at = line.strip()
+            break
+    seen.extend(proc.stdout)  # whatever it wrote before the kill took
+    log.write_text("".join(seen))
+    return proc.pid, proc.wait(60), at
 
 
 @dataclass
@@ -184,9 +206,9 @@ class Trials:
     """Outcomes of a series of kills."""
 
     mode: str
-    delays: list[float]
+    targets: list[int]
     outcomes: Counter
-    window: tuple[float, float]
+    total: int
     seconds: float
 
 
@@ -202,45 +224,42 @@ def timed_index(env: dict[str, str]) -> tuple[float, tuple]:
 def crash_trials(
     mode: str,
     articles: list[Article],
-    one_article: Path,
     env: Callable[[int | str], dict[str, str]],
     store: Callable[[int | str], Store],
     tmp_path: Path,
     before: Callable[[int | str], None] = lambda n: None,
     refused: Callable[[int, subprocess.CompletedProcess], None] | None = None,
 ) -> Trials:
-    """Time the run, build a clean reference, then kill and complete TRIALS runs, checking each against it.
+    """Build a clean reference, then kill and complete TRIALS runs, checking each against it.
 
-    ``env(n)``/``store(n)`` give trial n's environment and store ("probe" and "clean" for the timing
-    runs); ``before(n)`` runs before each run that must start from an empty index; ``refused`` is
-    called when the run after a kill is refused, before it is tried once more.
+    ``env(n)``/``store(n)`` give trial n's environment and store ("clean" for the reference run);
+    ``before(n)`` runs before each run that must start from an empty index; ``refused`` is called
+    when the run after a kill is refused, before it is tried once more.
     """
     started = time.perf_counter()
-    # Start-up and loading spaCy and the model, measured on a one-article corpus: kills before this
-    # land in imports or loading, where nothing is written but the pending marks.
-    loaded, _ = timed_index({**env("probe"), "CITEQA_CORPUS_DIR": str(one_article)})
     before("clean")
     wall, (added, *_) = timed_index(env("clean"))
-    assert added == len(articles)
+    total = len(articles)
+    assert added == total
     ref = snapshot(store("clean"))
-    assert len(ref.chunks) >= len(articles)
-    window = (min(loaded, wall * 0.9), wall)
+    assert len(ref.chunks) >= total
     rng = random.Random(f"{SEED}-{mode}")
-    print(f"\n{mode}: seed {SEED}; one-article run {loaded:.2f} s, clean run {wall:.2f} s ({len(ref.chunks)} chunks)")
-    # Stratified: one delay drawn uniformly in each of TRIALS equal slices of the window (in a random
-    # order), so every phase of the run gets its share of kills whatever the seed.
-    lo, hi = window
-    delays = [lo + (hi - lo) * (k + rng.random()) / TRIALS for k in range(TRIALS)]
-    rng.shuffle(delays)
+    print(f"\n{mode}: seed {SEED}; clean run {wall:.2f} s ({len(ref.chunks)} chunks)")
+    # Stratified over the run's progress: trial k's target is drawn in the k-th of TRIALS equal
+    # slices of 0..total (in a random order); the first slice starts at 0 (kill as work starts),
+    # the last ends at total (kill on the last write's line).
+    targets = [min(total, int(total * (k + rng.random()) / TRIALS)) for k in range(TRIALS)]
+    targets[0], targets[-1] = 0, total
+    rng.shuffle(targets)
     outcomes: Counter = Counter()
-    for n, delay in enumerate(delays):
+    for n, target in enumerate(targets):
         before(n)
-        pid, code = kill_index_after(env(n), delay, tmp_path / f"{mode}-{n}.log")
+        pid, code, at = kill_index_at(env(n), target, tmp_path / f"{mode}-{n}.log")
         again = run_cli("index", env=env(n))
         if again.returncode != 0 and refused is not None:
             refused(pid, again)
             again = run_cli("index", env=env(n))
-        assert again.returncode == 0, f"trial {n} (kill after {delay:.3f} s): {again.stderr}"
+        assert again.returncode == 0, f"trial {n} (kill at {at!r}): {again.stderr}"
         added, updated, removed, unchanged, _ = summary(again.stdout)
         assert (updated, removed, added + unchanged) == (0, 0, len(articles)), again.stdout
         if code == 0:
@@ -256,26 +275,27 @@ def crash_trials(
                 else "killed mid-run"
             )
         outcomes[outcome] += 1
-        print(f"  trial {n}: kill after {delay:.3f} s: {outcome}; then {again.stdout.strip()}")
+        print(f"  trial {n}: target {target}, killed at {at!r}: {outcome}; then {again.stdout.strip()}")
         assert_whole(store(n), ref, articles)
-    return Trials(mode, delays, outcomes, window, time.perf_counter() - started)
+    return Trials(mode, targets, outcomes, total, time.perf_counter() - started)
 
 
 def report(trials: Trials, capsys) -> None:
-    lo, hi = trials.window
     with capsys.disabled():
         print(
-            f"\nkill -9 of `citeqa index` ({trials.mode}): {len(trials.delays)} trials in {trials.seconds:.0f} s, "
-            f"seed {SEED}; delays {min(trials.delays):.2f}-{max(trials.delays):.2f} s (window {lo:.2f}-{hi:.2f} s); "
+            f"\nkill -9 of `citeqa index` ({trials.mode}): {len(trials.targets)} trials in {trials.seconds:.0f} s, "
+            f"seed {SEED}; progress targets {sorted(trials.targets)} of {trials.total}; "
             + ", ".join(f"{k}: {v}" for k, v in sorted(trials.outcomes.items()))
         )
-    # Some kills must land between two batch writes, or the trials would test little.
+    # Kill points come from progress, so every phase is hit whatever the machine's load: before
+    # the first write, between two writes, and after the last.
+    assert trials.outcomes["killed before an article was complete"] >= 1, trials.outcomes
     assert trials.outcomes["killed mid-run"] >= 1, trials.outcomes
 
 
 @pytest.mark.slow
 def test_kill_index_embedded(rgb_corpus, tmp_path, capsys):
-    corpus, one_article, articles = rgb_corpus
+    corpus, articles = rgb_corpus
 
     def env(n: int | str) -> dict[str, str]:  # a data dir per run: each one starts from nothing
         return {"CITEQA_DATA_DIR": str(tmp_path / f"data-{n}"), "CITEQA_CORPUS_DIR": str(corpus)}
@@ -283,12 +303,12 @@ def test_kill_index_embedded(rgb_corpus, tmp_path, capsys):
     def store(n: int | str) -> Store:
         return open_store(Settings(data_dir=tmp_path / f"data-{n}", corpus_dir=corpus))
 
-    report(crash_trials("embedded", articles, one_article, env, store, tmp_path), capsys)
+    report(crash_trials("embedded", articles, env, store, tmp_path), capsys)
 
 
 @pytest.mark.slow
 def test_kill_index_server_mode(rgb_corpus, chroma_server, tmp_path, capsys):
-    corpus, one_article, articles = rgb_corpus
+    corpus, articles = rgb_corpus
     host, port = chroma_server
     env = {
         "CITEQA_CHROMA_HOST": host,
@@ -309,7 +329,6 @@ def test_kill_index_server_mode(rgb_corpus, chroma_server, tmp_path, capsys):
     trials = crash_trials(
         "server",
         articles,
-        one_article,
         lambda n: env,
         lambda n: open_store(settings),
         tmp_path,
