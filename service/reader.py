@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.analysis import analyze, terms
+from service.analysis import MARKDOWN_HEADING, analyze, terms
 from service.answer_model import AnswerModel, Scored
 from service.retrieval import ChunkRow, Retrieved
 from service.rule_reader import RuleReader
@@ -127,7 +127,8 @@ def snap(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _is_statement(text: str) -> bool:
-    return not text.rstrip().endswith("?") and len(text.split()) >= 3
+    """Not a question, not a Markdown heading, at least three words."""
+    return not text.rstrip().endswith("?") and not MARKDOWN_HEADING.match(text) and len(text.split()) >= 3
 
 
 class ModelReader:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.analysis import YEAR, QuestionInfo, analyze, salient, stopwords, terms, tokens
+from service.analysis import MARKDOWN_HEADING, YEAR, QuestionInfo, analyze, salient, stopwords, terms, tokens
 from service.lexical import LexicalIndex
 from service.retrieval import ChunkRow, Hit, Retrieved
 from service.settings import ReaderSettings
@@ -198,8 +198,14 @@ def candidates(
         sims = (vectors @ question_vector).tolist() if len(vectors) == len(row.sentences) else None
         for i, v in enumerate(row_reading(row).views):
             key = (row.doc_id, v.start, v.end)
-            # A sentence that is itself a question (a heading, a quoted question) never answers.
-            if key in seen or v.text.rstrip().endswith("?") or (admit is not None and not admit(row, i)):
+            # A sentence that is itself a question (a heading, a quoted question), or a Markdown
+            # heading (a title in headline words, not a statement), never answers.
+            if (
+                key in seen
+                or v.text.rstrip().endswith("?")
+                or MARKDOWN_HEADING.match(v.text)
+                or (admit is not None and not admit(row, i))
+            ):
                 continue
             sim = sims[i] if sims is not None else hit.dense
             seen[key] = Candidate(
