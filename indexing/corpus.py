@@ -50,6 +50,15 @@ class Article:
     text: str
     url: str | None = None
     published: str | None = None  # ISO date, YYYY-MM-DD
+    # The title the embedding and the reader read beside a chunk, when it differs from
+    # ``title``: an article whose title was made from its file name keeps its first
+    # line as context (what it always read), the name being no news to the reader.
+    context: str | None = None
+
+    @property
+    def context_title(self) -> str:
+        """The title that gives a chunk its context (embedding, reader, BM25)."""
+        return self.title if self.context is None else self.context
 
     @property
     def content_hash(self) -> str:
@@ -81,6 +90,27 @@ MAX_HEADLINE_WORDS = 20
 MAX_HEADLINE_CHARS = 160
 
 
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+def titled(text: str, name: str) -> tuple[str, str | None]:
+    """(title, context) of an article with no title of its own: its ``headline``, or a
+    title made from ``name`` with the first line as its context."""
+    title = headline(text, name)
+    return (title, None) if title != name_title(name) else (title, _first_line(text))
+
+
+def name_title(name: str) -> str:
+    """A title made from a file name (or a record's file and id): "2024_budget-report.txt" → "2024 budget report"."""
+    stem = re.sub(r"\.(txt|md|html?|jsonl)\b", "", name, flags=re.I)
+    title = " ".join(re.sub(r"[-_/:.]+", " ", stem).split())[:MAX_TITLE_CHARS]
+    return title[:1].upper() + title[1:]
+
+
 def headline(text: str, name: str) -> str:
     """The title an article without one gets: its first line when that reads as a headline
     — a Markdown heading, or 2-20 words, at most 160 characters and one sentence — after
@@ -102,10 +132,7 @@ def headline(text: str, name: str) -> str:
         if 2 <= len(words) <= MAX_HEADLINE_WORDS and len(line) <= MAX_HEADLINE_CHARS and one_sentence:
             return line
         break  # a paragraph: the text has no headline line
-    stem = re.sub(r"\.(txt|md|html?|jsonl)\b", "", name, flags=re.I)
-    words = re.sub(r"[-_/:.]+", " ", stem).split()
-    title = " ".join(words)[:MAX_TITLE_CHARS]
-    return title[:1].upper() + title[1:]
+    return name_title(name)
 
 
 def _decode(data: bytes) -> str:
@@ -164,11 +191,14 @@ def _jsonl_record(where: str, rel: str, line: bytes, max_bytes: int) -> Article 
             raise ValueError(f"'id' {problem}")
         if not isinstance(body, str) or not body.strip():
             raise ValueError("missing or empty 'text'")
-        title = record.get("title")
+        title, context = record.get("title"), None
+        if not (isinstance(title, str) and title.strip()):
+            title, context = titled(body, f"{rel}:{rid}")
         url = record.get("url")
         return Article(
             doc_id=f"{rel}:{rid}",
-            title=title.strip() if isinstance(title, str) and title.strip() else headline(body, f"{rel}:{rid}"),
+            title=title.strip(),
+            context=context,
             text=body,
             url=url if isinstance(url, str) and url else None,
             published=_iso_date(record.get("published")),
@@ -306,9 +336,11 @@ def _file_articles(
     if not text.strip():
         yield Skipped(rel, "empty")
         return
-    yield Article(
-        doc_id=rel, title=meta.title or title or headline(text, rel), text=text, url=meta.url, published=meta.published
-    )
+    title = meta.title or title
+    context = None
+    if not title:
+        title, context = titled(text, rel)
+    yield Article(doc_id=rel, title=title, context=context, text=text, url=meta.url, published=meta.published)
 
 
 def iter_corpus_files(root: Path) -> list[tuple[Path, str]]:

@@ -71,7 +71,7 @@ class Progress:
 
 def embed_text(article: Article, chunk: Chunk) -> str:
     """What the chunk vector encodes: the title gives an excerpt its context."""
-    return _titled(article.title, chunk.text)
+    return _titled(article.context_title, chunk.text)
 
 
 def _titled(title: str, text: str) -> str:
@@ -90,7 +90,7 @@ def _speculate(
     on one worker, and stops when the first parsed batch arrives. A vector is only
     ever used for exactly the text it was made from (``_embed``), so a wrong guess
     costs that idle time and nothing else (docs/history.md §1)."""
-    guesses = [_titled(a.title, a.text.strip()) for a in todo if len(a.text) <= settings.chunk_size * 3]
+    guesses = [_titled(a.context_title, a.text.strip()) for a in todo if len(a.text) <= settings.chunk_size * 3]
     guesses = sorted(dict.fromkeys(guesses), key=len)  # near-equal lengths pad less
     known: dict[str, np.ndarray] = {}
     for lo in range(0, len(guesses), embedder.batch_size):

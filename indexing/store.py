@@ -497,7 +497,8 @@ class Store:
                     _clean(
                         {
                             **base,
-                            "title": article.title,
+                            # The chunk's context title (the article record keeps the one shown).
+                            "title": article.context_title,
                             "url": article.url,
                             "start": c.start,
                             "end": c.end,

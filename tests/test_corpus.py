@@ -207,12 +207,18 @@ def test_titles_of_the_seed_texts_without_their_metadata(tmp_path):
 
     for path in SEEDS.glob("*.txt"):
         (tmp_path / path.name).write_bytes(path.read_bytes())
-    titles = {a.doc_id: a.title for a in load_corpus(tmp_path, max_article_bytes=10**7).articles}
+    articles = {a.doc_id: a for a in load_corpus(tmp_path, max_article_bytes=10**7).articles}
+    titles = {d: a.title for d, a in articles.items()}
     assert titles == {
         "us-ukraine-coproduction-memorandum.txt": "Ukraine and the USA signed a memorandum on the joint production "
         "of weapons and the exchange of technical data",
         "us-ukraine-weapons-production-pact.txt": "Us ukraine weapons production pact",
     }
+    # A headline is also the chunks' context; a title made from the file name is not: the
+    # embedding and the reader keep reading the first line beside each chunk.
+    memo, pact = articles.values()
+    assert memo.context_title == memo.title
+    assert pact.context_title == pact.text.splitlines()[0] and pact.context_title != pact.title
 
 
 @pytest.mark.parametrize(
