@@ -57,6 +57,9 @@ class _Bar:
         self.progress.start()
         self.task = self.progress.add_task("indexing", total=total)
 
+    def writing(self, n: int) -> None:
+        pass
+
     def advance(self, n: int) -> None:
         self.progress.advance(self.task, n)
 
@@ -65,9 +68,10 @@ class _Bar:
 
 
 class _Lines:
-    """Machine-readable progress (``citeqa index --progress lines``): one line on stderr
-    as work starts and after every batch written, ``progress DONE/TOTAL``, flushed at once.
-    What the crash tests choose their kill points from."""
+    """Machine-readable progress (``citeqa index --progress lines``), flushed line by line
+    on stderr: ``progress DONE/TOTAL`` as work starts and after every batch written,
+    ``writing DONE+N/TOTAL`` as a batch of N starts being written. What the crash tests
+    choose their kill points from."""
 
     def __init__(self) -> None:
         self.done = self.total = 0
@@ -75,6 +79,9 @@ class _Lines:
     def start(self, total: int) -> None:
         self.total = total
         self._say()
+
+    def writing(self, n: int) -> None:
+        print(f"writing {self.done}+{n}/{self.total}", file=sys.stderr, flush=True)
 
     def advance(self, n: int) -> None:
         self.done += n
@@ -121,7 +128,9 @@ def index(
     progress: Annotated[
         _ProgressStyle,
         typer.Option(
-            "--progress", help="bar: a progress bar; lines: 'progress DONE/TOTAL' lines on stderr, for scripts."
+            "--progress",
+            help="bar: a progress bar; lines: 'progress DONE/TOTAL' and 'writing DONE+N/TOTAL' lines on stderr, "
+            "for scripts.",
         ),
     ] = _ProgressStyle.bar,
 ) -> None:

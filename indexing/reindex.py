@@ -62,8 +62,11 @@ class Progress:
     def start(self, total: int) -> None:  # articles to (re)index
         """Work is about to begin."""
 
+    def writing(self, n: int) -> None:
+        """``n`` more articles are about to be written (their vectors are ready)."""
+
     def advance(self, n: int) -> None:
-        """``n`` more articles are done."""
+        """``n`` more articles are done (written)."""
 
     def stop(self) -> None:
         """Work is over (also on error)."""
@@ -214,7 +217,9 @@ def _index(
         if stop.is_set():
             return  # an earlier write failed, or the run was interrupted
         try:
-            store.write_articles(vectors(), replacing=replacing, resuming=resuming)
+            ready = vectors()
+            progress.writing(n)
+            store.write_articles(ready, replacing=replacing, resuming=resuming)
         except BaseException:
             stop.set()
             raise

@@ -12,10 +12,12 @@ a. ``citeqa index`` over 200 RGB snippet articles is killed at a random moment
    the API builds it — holding exactly the chunks in Chroma, each resolving.
    Kill points come from the run's own progress, never from elapsed time (which
    a busy machine stretches: all ten kills once landed before the first write):
-   the run prints ``progress DONE/TOTAL`` lines (``citeqa index --progress
-   lines``), and trial k is killed on the first line with DONE ≥ a target drawn
-   stratified-uniform over 0…TOTAL — 0 kills as work starts (nothing written but
-   the pending marks), TOTAL after the last write; the seed
+   the run prints ``progress DONE/TOTAL`` after each write and ``writing
+   DONE+N/TOTAL`` as a write of N begins (``citeqa index --progress lines``), and
+   trial k is killed on the first line at or past a target drawn stratified-uniform
+   over 0…TOTAL (a ``writing`` line stands half-way through its write) — 0 kills
+   as work starts, TOTAL after the last write, and targets in between land during
+   a write or between two; the seed
    (``CITEQA_CRASH_SEED``, default fixed) and every target are printed. Run it
    with both cores busy to see it hold (docs/reliability.md):
 
@@ -173,12 +175,24 @@ def assert_whole(store: Store, ref: Snapshot, articles: list[Article]) -> None:
     assert set(store.chunks_by_id(lexical.ids)) == set(ids)
 
 
-PROGRESS = re.compile(r"^progress (\d+)/(\d+)$")
+PROGRESS = re.compile(r"^(?:progress (\d+)|writing (\d+)\+(\d+))/(\d+)$")
+
+
+def position(line: str) -> float | None:
+    """Where a progress line stands in the run, in articles: ``progress D`` at D, and
+    ``writing D+N`` (a write of N has begun) half-way through that write, D + N/2."""
+    m = PROGRESS.match(line.strip())
+    if not m:
+        return None
+    if m.group(1) is not None:
+        return float(m.group(1))
+    return int(m.group(2)) + int(m.group(3)) / 2
 
 
 def kill_index_at(env: dict[str, str], target: int, log: Path) -> tuple[int, int, str]:
-    """Start `citeqa index --progress lines`, SIGKILL it on the first progress line with
-    DONE >= ``target``; (its pid, its return code, the line it was killed on)."""
+    """Start `citeqa index --progress lines`, SIGKILL it on the first progress line whose
+    ``position`` is >= ``target``: as work starts (0), during a write, between writes or
+    after the last; (its pid, its return code, the line it was killed on)."""
     proc = subprocess.Popen(
         [str(CITEQA), "index", "--progress", "lines"],
         env={**os.environ, **env},
@@ -191,8 +205,8 @@ def kill_index_at(env: dict[str, str], target: int, log: Path) -> tuple[int, int
     assert proc.stdout is not None
     for line in proc.stdout:
         seen.append(line)
-        m = PROGRESS.match(line.strip())
-        if m and int(m.group(1)) >= target:
+        at_ = position(line)
+        if at_ is not None and at_ >= target:
             proc.send_signal(signal.SIGKILL)
             at = line.strip()
             break
@@ -268,7 +282,9 @@ def crash_trials(
         else:
             assert code == -signal.SIGKILL, f"trial {n}: exit {code}: " + (tmp_path / f"{mode}-{n}.log").read_text()
             outcome = (
-                "killed before an article was complete"
+                "killed during a write"  # on the line a write begins with (it takes ≈ 0.1-1 s)
+                if at.startswith("writing")
+                else "killed before an article was complete"
                 if unchanged == 0
                 else "killed after the last write"
                 if added == 0
@@ -287,10 +303,11 @@ def report(trials: Trials, capsys) -> None:
             f"seed {SEED}; progress targets {sorted(trials.targets)} of {trials.total}; "
             + ", ".join(f"{k}: {v}" for k, v in sorted(trials.outcomes.items()))
         )
-    # Kill points come from progress, so every phase is hit whatever the machine's load: before
-    # the first write, between two writes, and after the last.
+    # Kill points come from progress, so every phase is hit whatever the machine's load: as work
+    # starts, during a write, between two writes, and after the last.
     assert trials.outcomes["killed before an article was complete"] >= 1, trials.outcomes
     assert trials.outcomes["killed mid-run"] >= 1, trials.outcomes
+    assert trials.outcomes["killed during a write"] >= 1, trials.outcomes
 
 
 @pytest.mark.slow
