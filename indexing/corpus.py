@@ -85,7 +85,8 @@ class Corpus:
 
 # A line that navigates rather than titles: "To News and Stories", "Home > World", "Back to top".
 _BREADCRUMB = re.compile(r"^(?:(?:back )?to |home\b|menu\b|skip to\b)|\s(?:>|»|›|\||/)\s", re.I)
-_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
+# "# Storm closes the port": a Markdown heading line (service.analysis reads it too).
+MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s+(.+?)\s*#*$")
 MAX_HEADLINE_WORDS = 20
 MAX_HEADLINE_CHARS = 160
 
@@ -121,7 +122,7 @@ def headline(text: str, name: str) -> str:
         line = raw.strip()
         if not line:
             continue
-        heading = _MARKDOWN_HEADING.match(line)
+        heading = MARKDOWN_HEADING.match(line)
         if heading:
             return heading.group(1)[:MAX_TITLE_CHARS]
         if _BREADCRUMB.search(line) and skipped < 3:

@@ -114,8 +114,6 @@ def tokens(text: str) -> list[tuple[int, str]]:
 
 
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-# "# Storm closes the port": a Markdown heading line, a title rather than a statement.
-MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s")
 _QUARTER = re.compile(r"\b(q[1-4]|first quarter|second quarter|third quarter|fourth quarter)\b", re.I)
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 _QUARTER_WORDS = {"q1": "first quarter", "q2": "second quarter", "q3": "third quarter", "q4": "fourth quarter"}

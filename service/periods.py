@@ -70,6 +70,10 @@ _DAY2 = r"(?:\s*[-–]\s*(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?)?"
 _EARLIEST, _LATEST = dt.date(1800, 1, 1), dt.date(2099, 12, 31)
 _QUARTERS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
+# Open ranges, read in questions (ending on the as-of day) and in text (running on).
+_SINCE = re.compile(r"\bsince\s+" + _Y, re.I)
+_AFTER = re.compile(r"\bafter\s+" + _Y, re.I)
+
 _TEXT_PATTERNS = [
     ("iso", re.compile(r"(?<!\d)(?P<year>1[89]\d\d|20\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?!\d)")),
     (
@@ -93,8 +97,8 @@ _TEXT_PATTERNS = [
     ("decade", re.compile(r"\b(?:the\s+)?(?P<year>1[89]\d0|20\d0)'?s\b", re.I)),
     # Open ranges: "since 2017" and "after 1971" run on (to the end of what a date can be
     # here), "before 2000" runs back; long, so coarse against any shorter period.
-    ("since", re.compile(r"\bsince\s+" + _Y, re.I)),
-    ("after", re.compile(r"\bafter\s+" + _Y, re.I)),
+    ("since", _SINCE),
+    ("after", _AFTER),
     ("before", re.compile(r"\b(?:before|prior to|until|till|up to)\s+" + _Y, re.I)),
     ("year", re.compile(_Y)),
     ("rel-year", re.compile(r"\b(?P<which>this|last|next)\s+year\b", re.I)),
@@ -215,9 +219,7 @@ _RELATIVE = [
     ("this year", re.compile(r"\bthis year\b", re.I)),
     ("last year", re.compile(r"\blast year\b", re.I)),
 ]
-_SINCE = re.compile(r"\bsince\s+" + _Y, re.I)
 _BEFORE = re.compile(r"\b(?:before|prior to|until|till|up to)\s+(?:the\s+(?:end|start)\s+of\s+)?" + _Y, re.I)
-_AFTER = re.compile(r"\bafter\s+" + _Y, re.I)
 
 _BARE_MONTH = re.compile(r"\bin\s+(?:early\s+|late\s+|mid-?)?" + _MONTH + r"(?!\s*,?\s*(?:of\s+)?\d)", re.I)
 

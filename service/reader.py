@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.analysis import MARKDOWN_HEADING, analyze, terms
+from indexing.corpus import MARKDOWN_HEADING
+from service.analysis import analyze, terms
 from service.answer_model import AnswerModel, Scored
 from service.retrieval import ChunkRow, Retrieved
 from service.rule_reader import RuleReader

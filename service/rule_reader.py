@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service.analysis import MARKDOWN_HEADING, YEAR, QuestionInfo, analyze, salient, stopwords, terms, tokens
+from indexing.corpus import MARKDOWN_HEADING
+from service.analysis import YEAR, QuestionInfo, analyze, salient, stopwords, terms, tokens
 from service.lexical import LexicalIndex
 from service.retrieval import ChunkRow, Hit, Retrieved
 from service.settings import ReaderSettings
