@@ -1,3 +1,3 @@
-from citeqa.launch import main
+from citeqa.cli import main
 
 main()

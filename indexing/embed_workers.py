@@ -8,81 +8,41 @@ out made ``citeqa index`` 0.86 s faster, nearly all of their 1.0 s). A child
 process never waits for that GIL: each one always has its next batch in its
 pipe (``DEPTH``), so it goes on while the parent writes (docs/history.md §1).
 
-Written on ``Process`` and ``Pipe`` like ``indexing.parsing``, for the same
-reasons: a run can kill children still loading their model, and a child whose
-parent died reads end-of-file and exits.
+Runs on ``indexing.children``, like the parse process.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import queue
-import signal
 import threading
-import traceback
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
+from indexing.children import Child, Failed, Gone
 from indexing.errors import EmbedError
 
 DEPTH = 2  # batches sent to a child ahead of its results: one to run, one waiting in its pipe
-# The children run below the command itself and its spaCy process: at start-up the
-# parent's imports and spaCy's load go first (the first parsed batch sooner, and a
-# no-op run is not slowed by a child it never uses), in a server requests go before a
-# reindex's embedding, and on an otherwise idle machine the children still get whole
-# cores (docs/history.md §1: nice 0, 10, 15, 19 measured).
-NICE = 15
+
+
+def _setup(model_path: str) -> Any:
+    from indexing.embedding import new_session
+
+    return new_session(model_path, single_thread=True)
+
+
+def _handle(session: Any, job: tuple[list[list[int]], Any]) -> Iterator[Any]:
+    """One batch, (token id lists, token spans or None): its vectors."""
+    from indexing.embedding import encode_tokens
+
+    yield encode_tokens(job[0], session, job[1])
 
 
 @dataclass
-class _Failed:
-    """An exception raised in a child, sent back as text (it may not pickle)."""
-
-    summary: str
-    trace: str
-
-
-def _serve(conn: Any, model_path: str) -> None:
-    """The child: load the model, then embed each batch of token ids it is sent.
-
-    A thread reads the pipe into a queue, so the parent's sends never wait for this
-    child to finish a batch (and neither side can block the other with a full pipe)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
-    os.nice(NICE)
-    from indexing.embedding import encode_tokens, new_session
-
-    session = new_session(model_path, single_thread=True)
-    jobs: queue.SimpleQueue = queue.SimpleQueue()
-
-    def read() -> None:
-        try:
-            while True:
-                jobs.put(conn.recv())
-        except (EOFError, OSError):
-            jobs.put(None)  # the parent closed the pipe, or died
-
-    threading.Thread(target=read, daemon=True).start()
-    while (job := jobs.get()) is not None:
-        key, tokens = job
-        try:
-            reply: Any = encode_tokens(tokens, session)
-        except Exception as exc:
-            reply = _Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        try:
-            conn.send((key, reply))
-        except OSError:
-            return
-
-
-@dataclass
-class _Child:
-    proc: Any
-    conn: Any
+class _Worker:
+    child: Child
     running: dict[int, Future] = field(default_factory=dict)  # sent, not yet answered
 
 
@@ -97,15 +57,15 @@ class EmbedWorkers:
     def __init__(self, model_path: str, workers: int) -> None:
         self.model_path = model_path
         self.workers = workers
-        self._children: list[_Child] = []
-        self._pending: deque[tuple[int, list[list[int]], Future]] = deque()
+        self._children: list[_Worker] = []
+        self._pending: deque[tuple[int, tuple[list[list[int]], Any], Future]] = deque()
         self._keys = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
 
     @property
     def pids(self) -> list[int]:
-        return [c.proc.pid for c in self._children]
+        return [c.child.pid for c in self._children]
 
     def start(self, count: int | None = None) -> EmbedWorkers:
         """Start children (each loads the model at once) until ``count`` (all ``workers``) run."""
@@ -117,25 +77,20 @@ class EmbedWorkers:
         """(Caller holds the lock.)"""
         if len(self._children) >= count:
             return
-        # spawn, not fork: the caller runs threads (Chroma's, a server's) that a fork would copy mid-state.
-        ctx = multiprocessing.get_context("spawn")
         for n in range(len(self._children), count):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, self.model_path), name=f"citeqa-embed-{n}", daemon=True)
-            proc.start()
-            child.close()  # the child's end lives in the child only: its exit reads as end-of-file here
-            worker = _Child(proc, parent)
+            worker = _Worker(Child(f"citeqa-embed-{n}", partial(_setup, self.model_path), _handle))
             self._children.append(worker)
             threading.Thread(target=self._receive, args=(worker,), daemon=True).start()
 
-    def submit(self, tokens: Sequence[list[int]]) -> Future:
-        """Queue one batch (token id lists, padded in the child); its future gives the vectors."""
+    def submit(self, tokens: Sequence[list[int]], spans: Sequence[Sequence[tuple[int, int]]] | None = None) -> Future:
+        """Queue one batch (token id lists, padded in the child); its future gives the
+        vectors (and with ``spans``, per text, each token range's pooled vectors)."""
         future: Future = Future()
         with self._lock:
             # Under the same lock as the queueing: a batch is never queued with no child to take it.
             self._start(self.workers)
             self._keys += 1
-            self._pending.append((self._keys, list(tokens), future))
+            self._pending.append((self._keys, (list(tokens), spans), future))
             self._dispatch()
         return future
 
@@ -164,39 +119,38 @@ class EmbedWorkers:
     def _dispatch(self) -> None:
         """Send queued batches to the least busy children (caller holds the lock)."""
         while self._pending and self._children:
-            child = min(self._children, key=lambda c: len(c.running))
-            if len(child.running) >= DEPTH:
+            worker = min(self._children, key=lambda c: len(c.running))
+            if len(worker.running) >= DEPTH:
                 break
-            key, tokens, future = self._pending.popleft()
+            key, job, future = self._pending.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
-            child.running[key] = future
+            worker.running[key] = future
             try:
-                child.conn.send((key, tokens))
-            except OSError:
-                break  # the child is gone: its receiver fails the run
+                worker.child.send(key, job)
+            except Gone:
+                break  # its receiver fails the run
         self._changed.notify_all()
 
-    def _receive(self, child: _Child) -> None:
+    def _receive(self, worker: _Worker) -> None:
         """One child's answers, until its pipe ends."""
         while True:
             try:
-                key, reply = child.conn.recv()
-            except (EOFError, OSError):
-                child.proc.join(5)  # end-of-file: it is exiting; its exit code says why
-                self._stop(EmbedError(f"an embedding process exited (exit code {child.proc.exitcode})"), child)
+                key, reply = worker.child.recv()
+            except Gone as gone:
+                self._stop(EmbedError(f"an embedding process exited ({gone})"), worker)
                 return
             with self._lock:
-                future = child.running.pop(key, None)
+                future = worker.running.pop(key, None)
                 self._dispatch()
             if future is None:
                 continue
-            if isinstance(reply, _Failed):
+            if isinstance(reply, Failed):
                 future.set_exception(EmbedError(f"embedding failed: {reply.summary}"))
             else:
                 future.set_result(reply)
 
-    def _stop(self, error: EmbedError, dead: _Child | None = None) -> None:
+    def _stop(self, error: EmbedError, dead: _Worker | None = None) -> None:
         with self._lock:
             if dead is not None and dead not in self._children:
                 return  # already stopped (close, or another child's death)
@@ -208,10 +162,7 @@ class EmbedWorkers:
                 c.running.clear()
             self._changed.notify_all()
         for c in children:
-            c.proc.kill()
-        for c in children:
-            c.proc.join()
-            c.conn.close()
+            c.child.kill()
         for future in failed:
             if not future.done():
                 future.set_exception(error)

@@ -83,27 +83,70 @@ def new_session(model_path: str, *, single_thread: bool) -> Any:
     return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
 
-def encode_tokens(tokens: Sequence[list[int]], session: Any) -> np.ndarray:
-    """Vectors for token id lists, padded to the longest and run as one batch."""
+Spans = Sequence[tuple[int, int]]  # token ranges [start, stop) inside one text
+
+
+def encode_tokens(
+    tokens: Sequence[list[int]], session: Any, spans: Sequence[Spans] | None = None
+) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
+    """Vectors for token id lists, padded to the longest and run as one batch.
+
+    With ``spans`` (per text, token ranges) also each range's vector: the mean of
+    its tokens' output states in that pass (late chunking), rows per text."""
     width = max(len(t) for t in tokens)
     ids = np.zeros((len(tokens), width), dtype=np.int64)
     mask = np.zeros((len(tokens), width), dtype=np.int64)
     for row, t in enumerate(tokens):
         ids[row, : len(t)] = t
         mask[row, : len(t)] = 1
-    return run(ids, mask, session)
+    hidden = _hidden(ids, mask, session)
+    vectors = _pool(hidden, mask)
+    if spans is None:
+        return vectors
+    inner = [
+        _normalise(np.stack([hidden[row, a:b].mean(axis=0) for a, b in ranges]))
+        if ranges
+        else np.zeros((0, hidden.shape[-1]), np.float32)
+        for row, ranges in enumerate(spans)
+    ]
+    return vectors, inner
+
+
+def _hidden(ids: np.ndarray, mask: np.ndarray, session: Any) -> np.ndarray:
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    if any(i.name == "token_type_ids" for i in session.get_inputs()):
+        feeds["token_type_ids"] = np.zeros_like(ids)
+    return session.run(None, feeds)[0]
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(np.float32)
+    return _normalise((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
 
 
 def run(ids: np.ndarray, mask: np.ndarray, session: Any) -> np.ndarray:
     """Mean-pooled, L2-normalised vectors of one padded batch."""
-    feeds = {"input_ids": ids, "attention_mask": mask}
-    if any(i.name == "token_type_ids" for i in session.get_inputs()):
-        feeds["token_type_ids"] = np.zeros_like(ids)
-    hidden = session.run(None, feeds)[0]
-    weights = mask[..., None].astype(np.float32)
-    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return _pool(_hidden(ids, mask, session), mask)
+
+
+def token_ranges(
+    offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Spans
+) -> list[tuple[int, int] | None]:
+    """Each character span's token range [start, stop) in one encoding: the tokens that
+    begin inside it; None where truncation cut the span short (or off)."""
+    starts = np.array([o[0] for o in offsets], dtype=np.int64)
+    normal = np.array(special, dtype=bool) == 0
+    out: list[tuple[int, int] | None] = []
+    for a, b in spans:
+        inside = np.nonzero(normal & (starts >= a) & (starts < b))[0]
+        whole = len(inside) and offsets[inside[-1]][1] >= b  # its last character made it in
+        out.append((int(inside[0]), int(inside[-1]) + 1) if whole else None)
+    return out
 
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
@@ -212,18 +255,71 @@ class Embedder:
         behind earlier ones, so the children go straight on to the next texts while
         the caller handles these; rows follow ``texts``. Raises ``EmbedError`` when a
         child fails or dies."""
-        tokens = [e.ids for e in self._unpadded.encode_batch(list(texts))] if texts else []
+        collect = self._queue(texts, None, progress)
+        return lambda: collect()[0]
+
+    def embed_spans_async(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> Callable[[], tuple[np.ndarray, list[np.ndarray]]]:
+        """``embed_async``, and for each text a vector per character span of it (its
+        sentences), pooled from the same pass: the span's tokens' output states, read
+        in the context of the whole text ("late chunking", Günther et al. 2024). No
+        second model pass over the spans, which doubled the embedding of long articles
+        (docs/benchmarks.md, issue 20). A span that truncation cut short is embedded
+        on its own instead. Rows follow ``texts``; each text's rows follow its spans."""
+        encodings = self._unpadded.encode_batch(list(texts)) if texts else []
+        ranges = [token_ranges(e.offsets, e.special_tokens_mask, s) for e, s in zip(encodings, spans, strict=True)]
+        alone = [(i, k) for i, r in enumerate(ranges) for k, x in enumerate(r) if x is None]
+        extra = [texts[i][spans[i][k][0] : spans[i][k][1]] for i, k in alone]
+        collect = self._queue(
+            [*texts, *extra],
+            [[x for x in r if x is not None] for r in ranges] + [[] for _ in extra],
+            None,
+            [e.ids for e in encodings],
+        )
+
+        def wait() -> tuple[np.ndarray, list[np.ndarray]]:
+            vectors, pooled = collect()
+            inner = []
+            for i, r in enumerate(ranges):
+                rows = np.zeros((len(r), self.dimension), dtype=np.float32)
+                rows[[k for k, x in enumerate(r) if x is not None]] = pooled[i]
+                inner.append(rows)
+            for n, (i, k) in enumerate(alone):
+                inner[i][k] = vectors[len(texts) + n]
+            return vectors[: len(texts)], inner
+
+        return wait
+
+    def _queue(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]] | None,
+        progress: Callable[[int], None] | None,
+        known: list[list[int]] | None = None,
+    ) -> Callable[[], tuple[np.ndarray, list[np.ndarray]]]:
+        """Queue texts (and token ``spans``) on the children; ``known`` holds the token ids of a prefix of ``texts``."""
+        head = known or []
+        rest = list(texts[len(head) :])
+        tokens = head + ([e.ids for e in self._unpadded.encode_batch(rest)] if rest else [])
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
         groups = [order[lo:hi] for lo, hi in batches_by_length([len(tokens[i]) for i in order], self.batch_size)]
         workers = self.bulk_workers()
-        futures = [workers.submit([tokens[i] for i in idx]) for idx in groups]
+        futures = [workers.submit([tokens[i] for i in idx], spans and [spans[i] for i in idx]) for idx in groups]
 
-        def collect() -> np.ndarray:
+        def collect() -> tuple[np.ndarray, list[np.ndarray]]:
             out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+            pooled: list[np.ndarray] = [np.zeros((0, self.dimension), np.float32)] * len(texts)
             for idx, future in zip(groups, futures, strict=True):
-                out[idx] = future.result()
+                reply = future.result()
+                if spans is None:
+                    out[idx] = reply
+                else:
+                    out[idx] = reply[0]
+                    for i, rows in zip(idx, reply[1], strict=True):
+                        pooled[i] = rows
                 self._count(len(idx), progress)
-            return out
+            return out, pooled
 
         return collect
 

@@ -20,8 +20,6 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from indexing import parsing
 from indexing.chunking import Chunk
 from indexing.corpus import Article, CorpusError, Skipped, load_corpus
@@ -31,9 +29,6 @@ from indexing.settings import IndexingSettings
 from indexing.store import ArticleState, ArticleVectors, Store
 
 EMBED_BATCH = 512  # at most this many articles embedded, then written, together
-# Articles left for the last batch: it embeds while the batch before it is written
-# (the embedding processes go on during a write), then only its own short write is left.
-LAST_BATCH = 48
 
 
 @dataclass
@@ -81,54 +76,28 @@ def _titled(title: str, text: str) -> str:
     return f"{title}\n{text}" if title and not text.startswith(title) else text
 
 
-def _speculate(
-    todo: Sequence[Article], settings: IndexingSettings, embedder: Embedder, parsed: queue.SimpleQueue
-) -> dict[str, np.ndarray]:
-    """Vectors for the chunk texts short articles will most likely get, embedded while
-    spaCy is still loading in the parse process.
-
-    An article under ``chunk_size × 3`` characters (well under ``chunk_size`` tokens)
-    makes one chunk, its whole text (stripped); the
-    guess costs the core the parse process leaves idle meanwhile, one batch at a time
-    on one worker, and stops when the first parsed batch arrives. A vector is only
-    ever used for exactly the text it was made from (``_embed``), so a wrong guess
-    costs that idle time and nothing else (docs/history.md §1)."""
-    guesses = [_titled(a.context_title, a.text.strip()) for a in todo if len(a.text) <= settings.chunk_size * 3]
-    guesses = sorted(dict.fromkeys(guesses), key=len)  # near-equal lengths pad less
-    known: dict[str, np.ndarray] = {}
-    for lo in range(0, len(guesses), embedder.batch_size):
-        if not parsed.empty():
-            break
-        batch = guesses[lo : lo + embedder.batch_size]
-        known.update(zip(batch, embedder.embed(batch), strict=True))
-    return known
-
-
-def _embed(
-    batch: list[Prepared], embedder: Embedder, known: dict[str, np.ndarray]
-) -> Callable[[], list[ArticleVectors]]:
-    """Queue one embedding pass over the batch's unique texts (chunk texts and
-    sentences) but those in ``known`` (taken from it); the returned function waits for it."""
-    texts: dict[str, int] = {}  # unique text -> its row
-    rows = [  # per article: its chunks' rows, its sentences' rows
-        (
-            [texts.setdefault(embed_text(p.article, c), len(texts)) for c in p.chunks],
-            [texts.setdefault(p.article.text[s:e], len(texts)) for s, e in p.sentences],
-        )
-        for p in batch
-    ]
-    have = {t: known.pop(t) for t in texts if t in known}
-    new = [t for t in texts if t not in have]
-    collect = embedder.embed_async(new)
+def _embed(batch: list[Prepared], embedder: Embedder) -> Callable[[], list[ArticleVectors]]:
+    """Queue one embedding pass over the batch's unique chunk texts; the returned
+    function waits for it. Each chunk's sentence vectors come from the same pass, pooled
+    over the sentence's tokens in the chunk (``Embedder.embed_spans_async``), so a
+    sentence in two overlapping chunks gets one vector in each."""
+    texts: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}  # (text, its sentence spans) -> its row
+    rows = []  # per article: its chunks' rows
+    for p in batch:
+        chunk_rows = []
+        for c in p.chunks:
+            text = embed_text(p.article, c)
+            shift = len(text) - len(c.text) - c.start  # article offsets -> offsets in the text embedded
+            key = (text, tuple((s + shift, e + shift) for s, e in c.sentences))
+            chunk_rows.append(texts.setdefault(key, len(texts)))
+        rows.append(chunk_rows)
+    collect = embedder.embed_spans_async([t for t, _ in texts], [spans for _, spans in texts])
 
     def vectors() -> list[ArticleVectors]:
-        found = np.empty((len(texts), embedder.dimension), dtype=np.float32)
-        found[[texts[t] for t in new]] = collect()
-        for t, vector in have.items():
-            found[texts[t]] = vector
+        chunk_vectors, sentence_vectors = collect()
         return [
-            ArticleVectors(p.article, p.chunks, found[chunk_rows], p.sentences, found[sentence_rows])
-            for p, (chunk_rows, sentence_rows) in zip(batch, rows, strict=True)
+            ArticleVectors(p.article, p.chunks, chunk_vectors[r], [sentence_vectors[i] for i in r])
+            for p, r in zip(batch, rows, strict=True)
         ]
 
     return vectors
@@ -160,8 +129,7 @@ def _parse_ahead(
 def _ready_batches(parsed: queue.SimpleQueue, embedder: Embedder, total: int) -> Iterator[list[Prepared]]:
     """Batches of parsed articles to embed, each taken when the embedding workers are
     about to run dry, so it holds everything that was parsed meanwhile (up to
-    EMBED_BATCH): the more texts one batch sorts by token count, the less it pads.
-    The last LAST_BATCH articles go alone, so the write after the last embedding is short."""
+    EMBED_BATCH): the more texts one batch sorts by token count, the less it pads."""
     waiting: list[Prepared] = []
     taken, done = 0, False
     while taken < total:
@@ -178,8 +146,6 @@ def _ready_batches(parsed: queue.SimpleQueue, embedder: Embedder, total: int) ->
             else:
                 waiting.extend(item)
         n = min(len(waiting), EMBED_BATCH)
-        if LAST_BATCH < total - taken < n + LAST_BATCH:  # leave the last LAST_BATCH, parsed or not
-            n = total - taken - LAST_BATCH
         if not n:
             return  # the parse ended short (never expected): no empty batches
         batch, waiting = waiting[:n], waiting[n:]
@@ -231,12 +197,11 @@ def _index(
             embedder = get_embedder()
             embedder.bulk_workers()
             calls_before = embedder.calls
-            known = _speculate(todo, settings, embedder, parsed)
             writes: deque[Future] = deque()
             for ready in _ready_batches(parsed, embedder, len(todo)):
                 if stop.is_set():
                     break  # a write failed: its exception is raised below
-                writes.append(writer.submit(write, len(ready), _embed(ready, embedder, known)))
+                writes.append(writer.submit(write, len(ready), _embed(ready, embedder)))
                 while writes and writes[0].done():
                     writes.popleft().result()  # a failed write stops the run here
             for done in writes:

@@ -17,9 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Bump when chunk boundaries, sentence splitting or what is stored changes (v2: sentence
 # vectors inside chunk metadata; v3: hash entries for cheap no-op runs; v4: sentences that
-# address an AI model are left out of chunks, indexing/injection.py):
+# address an AI model are left out of chunks, indexing/injection.py; v5: sentence vectors
+# pooled in their chunk's context, indexing.embedding.Embedder.embed_spans_async):
 # it is part of the collection name, so old vectors are never mixed with new.
-CHUNKER_VERSION = "sent-v4"
+CHUNKER_VERSION = "sent-v5"
 
 
 class IndexingSettings(BaseSettings):

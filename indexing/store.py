@@ -59,13 +59,13 @@ class ArticleState:
 
 @dataclass(frozen=True)
 class ArticleVectors:
-    """An article ready to write: its chunks and sentences with their vectors."""
+    """An article ready to write: its chunks with their vectors, and per chunk the
+    vectors of its sentences (rows follow ``chunk.sentences``)."""
 
     article: Article
     chunks: Sequence[Chunk]
     chunk_vectors: np.ndarray
-    sentences: Sequence[tuple[int, int]]
-    sentence_vectors: np.ndarray
+    sentence_vectors: Sequence[np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -489,8 +489,7 @@ class Store:
                 "published_day": published_day(article.published),
                 "content_hash": h,
             }
-            sentence_vector = dict(zip(map(tuple, item.sentences), item.sentence_vectors, strict=True))
-            for c in item.chunks:
+            for c, sentence_vectors in zip(item.chunks, item.sentence_vectors, strict=True):
                 c_ids.append(c.chunk_id)
                 c_docs.append(c.text)
                 c_metas.append(
@@ -504,9 +503,7 @@ class Store:
                             "end": c.end,
                             "sentences": json.dumps(c.sentences),
                             "entities": json.dumps(c.entities),
-                            "sentence_vectors": encode_vectors(
-                                np.array([sentence_vector[tuple(b)] for b in c.sentences], dtype=np.float32)
-                            ),
+                            "sentence_vectors": encode_vectors(sentence_vectors),
                         }
                     )
                 )

@@ -37,7 +37,7 @@ def test_every_seed_chunk_and_sentence_is_an_exact_slice():
 def test_abbreviations_do_not_end_sentences():
     text = (SEEDS / "us-ukraine-coproduction-memorandum.txt").read_text()
     p = prepare([Article("m", "t", text)], Settings())[0]
-    sentences = [text[s:e] for s, e in p.sentences]
+    sentences = [text[s:e] for c in p.chunks for s, e in c.sentences]
     assert any("Washington, D.C. on December 6-7, 2023." in s for s in sentences)
 
 

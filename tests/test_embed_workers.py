@@ -10,7 +10,7 @@ from concurrent.futures import CancelledError
 import numpy as np
 import pytest
 
-from indexing.embed_workers import DEPTH, NICE, EmbedError, EmbedWorkers
+from indexing.embed_workers import DEPTH, EmbedError, EmbedWorkers
 from indexing.embedding import Embedder, batches_by_length
 from tests.test_parsing import _alive, assert_children_exit_when_parent_is_killed
 
@@ -38,8 +38,6 @@ def test_the_children_give_the_question_sessions_vectors(embedder, workers):
     want = np.stack([embedder.embed_query(t) for t in SENTENCES])
     assert got.shape == (len(SENTENCES), embedder.dimension)
     assert np.all(np.sum(got * want, axis=1) > 0.999)
-    # They run below this process, so its own work (and spaCy's) goes first.
-    assert all(os.getpriority(os.PRIO_PROCESS, p) == min(19, os.nice(0) + NICE) for p in workers.pids)
 
 
 def test_an_error_in_a_child_fails_that_batch_and_the_child_serves_the_next(embedder, workers):

@@ -17,7 +17,8 @@ Reported, as seconds per million characters (and ratios from the same sitting):
   command and the ``in S.SS s`` it prints);
 - its model passes alone, models loaded (``eval.bench.indexing.floor``: the spaCy
   pass over the article texts and the embedding pass over every text the indexer
-  embeds — chunk texts and, while the reader needs them, sentence texts);
+  embeds: the chunk texts, with sentence vectors pooled from that pass since
+  issue 20 — before it, a second pass over every sentence text);
 - the LlamaIndex peer (``eval.bench.peer.peer_index``: ``SentenceSplitter`` with the
   same chunk size and overlap, ``VectorStoreIndex`` over ``ChromaVectorStore``,
   the same int8 MiniLM), its embedding pass alone beside it.
@@ -122,8 +123,7 @@ def main() -> None:
         f = floor(corpus, settings)
         model_s = f["nlp_s"] + f["embed_s"]
         print(
-            f"model passes alone: spaCy {f['nlp_s']:.1f} s + embedding {f['embed_s']:.1f} s "
-            f"({int(f['texts'])} texts)",
+            f"model passes alone: spaCy {f['nlp_s']:.1f} s + embedding {f['embed_s']:.1f} s ({int(f['texts'])} texts)",
             flush=True,
         )
         rows += [

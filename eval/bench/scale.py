@@ -104,14 +104,12 @@ def build_derived(data: Path, target_chunks: int, settings: Settings, embedder: 
         for c in chunks:
             m = np.mean([vec_of[b] for b in c.sentences], axis=0)
             chunk_vecs.append(m / np.linalg.norm(m))
-        sentences = sorted({b for c in chunks for b in c.sentences})
         batch.append(
             ArticleVectors(
                 article,
                 chunks,
                 np.array(chunk_vecs, dtype=np.float32),
-                sentences,
-                np.array([vec_of[b] for b in sentences], dtype=np.float32),
+                [np.array([vec_of[b] for b in c.sentences], dtype=np.float32) for c in chunks],
             )
         )
         total += len(chunks)
