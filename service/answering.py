@@ -9,14 +9,16 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
+from service.analysis import terms
 from service.citations import Citer, Event
 from service.llm import PROMPT_CANDIDATES, LLMUnavailable, Source, generate, prompt
 from service.pipeline import Pipeline
+from service.question_kind import QuestionKind, classify
 from service.quotes import verified_quote
 from service.recency import newest_first
 from service.retrieval import Retrieved
 from service.schemas import AskResponse, Passage
-from service.stages import ABSTAIN_ANSWER, Reading, verified_passages
+from service.stages import ABSTAIN_ANSWER, Offsets, Reading, verified_passages, verified_quotes
 from service.time_scope import TimeScope
 
 log = logging.getLogger(__name__)
@@ -92,40 +94,76 @@ def ask_events(
             pipeline.settings.reader_passages,
         )
     decision = pipeline.decider.decide(reading)
+    kind = classify(question)
     extractive = pipeline.verifier.verify(question, decision, retrieved, top_k)
     extractive = extractive.model_copy(
-        update={"as_of": scope.as_of.isoformat(), "superseded": superseded and not extractive.abstained}
+        update={
+            "as_of": scope.as_of.isoformat(),
+            "superseded": superseded and not extractive.abstained,
+            "question_kind": kind.kind,
+        }
     )
-    if pipeline.llm is None or not reading.answers:
+    if kind.kind != "fact" and not extractive.abstained:
+        extractive = _sided(extractive, kind, reading, retrieved)
+    # The LLM writes over an answer the decider accepted, never over an abstention: a
+    # small model asked anyway answers from whatever it was shown.
+    if pipeline.llm is None or extractive.abstained:
         return iter([Event("done", extractive)])
-    return _llm_events(pipeline, question, reading, retrieved, extractive, stream)
+    return _llm_events(pipeline, question, kind, reading, retrieved, extractive, stream)
+
+
+def _sided(extractive: AskResponse, kind: QuestionKind, reading: Reading, retrieved: Retrieved) -> AskResponse:
+    """A yes/no or comparison question answered without a writing model: no short answer
+    (a phrase cannot say yes, no or which) and, per side, the best quote that names it."""
+    quotes = list(extractive.quotes)
+    for wanted in kind.side_terms():
+        if any(wanted <= set(terms(q.text)) for q in quotes):
+            continue
+        spans = [q for a in reading.answers for q in a.quotes]
+        spans += [Offsets(h.row.doc_id, s, e) for h in retrieved.hits for s, e in h.row.sentences]
+        for span in dict.fromkeys(spans):
+            found = verified_quotes([span], retrieved)
+            if found and wanted <= set(terms(found[0].text)) and found[0] not in quotes:
+                quotes.append(found[0])
+                break
+    return extractive.model_copy(
+        update={"short_answer": None, "quotes": quotes, "answer": " … ".join(q.text for q in quotes)}
+    )
 
 
 def _llm_events(
     pipeline: Pipeline,
     question: str,
+    kind: QuestionKind,
     reading: Reading,
     retrieved: Retrieved,
     extractive: AskResponse,
     stream: bool,
 ) -> Iterator[Event]:
-    sources = _sources(reading, retrieved)
-    citer = Citer({s.number: s for s in sources}, retrieved.records)
+    sources = _sources(extractive, reading, retrieved)
+    citer = Citer({s.number: s for s in sources}, retrieved.records, question=question)
     try:
         text = generate(
-            pipeline.llm, prompt(question, sources), timeout_s=pipeline.settings.llm_timeout_s, stream=stream
+            pipeline.llm,
+            prompt(question, sources, kind.kind),
+            timeout_s=pipeline.settings.llm_timeout_s,
+            stream=stream,
         )
         for piece in text:
             yield from citer.feed(piece)
         yield from citer.finish()
         if not citer.sentences:
-            raise LLMUnavailable("the LLM gave no verifiable sentence (it may have said the sources don't answer)")
+            if citer.refused:
+                raise LLMUnavailable("the LLM said the sources do not answer", "refusal")
+            raise LLMUnavailable("the LLM gave no verifiable sentence", "nothing_verified")
     except LLMUnavailable as exc:
         log.warning("LLM answer not used, extractive answer returned instead: %s", exc)
-        yield Event("done", extractive)
+        _log_drops(citer)
+        yield Event(
+            "done", extractive.model_copy(update={"llm_dropped": citer.drop_counts, "llm_fallback": exc.reason})
+        )
         return
-    for sentence, reason in citer.dropped:
-        log.info("LLM sentence dropped (%s): %s", reason, sentence[:200])
+    _log_drops(citer)
     short = extractive.short_answer
     inside = short and any(
         q.doc_id == short.doc_id and q.start <= short.start and short.end <= q.end for q in citer.quotes
@@ -140,16 +178,25 @@ def _llm_events(
             as_of=extractive.as_of,
             superseded=extractive.superseded,
             mode="llm",
-            short_answer=short if inside else None,
+            question_kind=kind.kind,
+            llm_dropped=citer.drop_counts,
+            short_answer=short if inside and kind.kind == "fact" else None,
             quotes=citer.quotes,
             passages=extractive.passages,
         ),
     )
 
 
-def _sources(reading: Reading, retrieved: Retrieved) -> list[Source]:
-    """The numbered sentences the LLM sees: the reader's choice first, then its ranking."""
-    spans = [q for a in reading.answers for q in a.quotes]
+def _log_drops(citer: Citer) -> None:
+    for sentence, reason, detail in citer.dropped:
+        log.info("LLM sentence dropped (%s%s): %s", reason, f": {detail}" if detail else "", sentence[:200])
+
+
+def _sources(extractive: AskResponse, reading: Reading, retrieved: Retrieved) -> list[Source]:
+    """The numbered sentences the LLM sees: the extractive answer's quotes (for a comparison,
+    each side's) first, then the reader's ranking."""
+    spans = [Offsets(q.doc_id, q.start, q.end) for q in extractive.quotes]
+    spans += [q for a in reading.answers for q in a.quotes]
     out: list[Source] = []
     for doc_id, start, end in dict.fromkeys(spans):
         quote = verified_quote(retrieved.records.get(doc_id), start, end)

@@ -2,14 +2,24 @@
 
 The LLM cites numbered source sentences with ``[n]`` and may quote them in
 double quotes. Sentence by sentence (so it works on a stream):
-- markers that name no source are removed; a sentence left without a valid
-  citation is dropped;
+- the layout a small model adds is undone first: list numbering, a marker at the
+  start of the sentence (moved to its end), the source's label echoed from the
+  prompt; a line ending in ":" is a preamble and is dropped;
+- markers that name no source are removed;
 - a quoted span must be found in a source sentence — verbatim, or after
   normalising whitespace, quote marks, dashes and case, in which case the
   answer is rewritten to the source's exact wording; a quote found nowhere
   drops its sentence (an invented quote is never shown);
+- the sentence must be *supported* by what it cites (``service.support``: its
+  numbers, amounts, dates and names occur there). When the cited sources do not
+  support it, or it cites none, it is attributed to the one source that supports
+  it and shares most of its content words (at least ``ATTRIBUTE_OVERLAP``), and
+  that source becomes its citation; with no such source it is dropped;
+- a bare "Yes." / "No." is kept only in front of a kept sentence after it;
 - cited sources become ``quotes`` in order of first citation, each checked by
   ``service.quotes``, and markers are renumbered to point into that list.
+
+Every dropped sentence is counted under one of ``DROP_REASONS``.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from indexing.store import ArticleRecord
+from service import support
 from service.llm import Source
 from service.quotes import verified_quote
 from service.schemas import AskResponse, Quote
@@ -27,6 +38,29 @@ MARKER = re.compile(r"\s*\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]")
 QUOTED = re.compile(r'"([^"\n]+)"|“([^”\n]+)”')
 # A sentence ends at . ! ? (closing quotes/brackets and trailing markers kept with
 # it) followed by whitespace, or at a line break.
+# "[Source 2]" / "(source 2)" are markers written another way.
+SOURCE_WORD = re.compile(r"[\[(]\s*sources?\s+(\d{1,4})\s*[\])]", re.I)
+LEADING = re.compile(r"^(?:(?:\d{1,2}[.)]|[-*•])\s+)?((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\]\s*)+)")
+LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[-*•])\s+")
+VERDICT = re.compile(r"^(yes|no)[.!]?$", re.I)
+REFUSAL = re.compile(
+    r"\bno answer\b|\b(?:do not|don't|cannot|can't|does not|doesn't)\s+(?:know|answer|say|mention|provide|specify)\b"
+    r"|\bnot (?:mentioned|stated|provided|specified|given)\b",
+    re.I,
+)
+# A sentence the LLM did not cite is attributed to a source only when the source
+# supports it and holds at least this share of its content terms.
+ATTRIBUTE_OVERLAP = 2 / 3
+DROP_REASONS = (
+    "no_citation",
+    "unknown_source",
+    "quote_not_found",
+    "unsupported",
+    "source_changed",
+    "preamble",
+    "refusal",
+)
+
 BOUNDARY = re.compile(r"[.!?][\"”’')]*(?:\s*\[[\d,\s]+\])*(?=\s)|\n")
 ABBREVIATION = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Prof|No|vs|etc|Inc|Corp|Co|Ltd|"
@@ -83,11 +117,14 @@ class Citer:
 
     sources: dict[int, Source]
     records: dict[str, ArticleRecord]
+    question: str = ""
     quotes: list[Quote] = field(default_factory=list)
     sentences: list[str] = field(default_factory=list)
-    dropped: list[tuple[str, str]] = field(default_factory=list)
+    # (sentence, reason in DROP_REASONS, detail)
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
     _position: dict[int, int] = field(default_factory=dict)
     _buffer: str = ""
+    _verdict: str | None = None
 
     def feed(self, piece: str) -> Iterator[Event]:
         """Events for every sentence completed by ``piece``."""
@@ -103,28 +140,75 @@ class Citer:
         """Events for whatever is left once the LLM has stopped."""
         raw, self._buffer = self._buffer, ""
         yield from self._sentence(raw)
+        if self._verdict is not None:
+            self._drop(self._verdict, "no_citation", "a bare yes/no with no kept sentence after it")
+            self._verdict = None
 
     @property
     def answer(self) -> str:
         return " ".join(self.sentences)
 
+    @property
+    def drop_counts(self) -> dict[str, int]:
+        """Dropped sentences per reason."""
+        counts: dict[str, int] = {}
+        for _, reason, _ in self.dropped:
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+    @property
+    def refused(self) -> bool:
+        return any(reason == "refusal" for _, reason, _ in self.dropped)
+
+    def _drop(self, text: str, reason: str, detail: str = "") -> None:
+        self.dropped.append((text, reason, detail))
+
     def _next_boundary(self) -> int | None:
         for m in BOUNDARY.finditer(self._buffer):
             end = m.end()
-            if m.group() != "\n" and ABBREVIATION.search(self._buffer[: m.start() + 1]):
+            rest = self._buffer[end:]
+            if m.group() == "\n":
+                # A line break always ends a sentence: a marker on the next line starts the next one.
+                if not rest.strip():
+                    return None
+                return end
+            if ABBREVIATION.search(self._buffer[: m.start() + 1]):
                 continue
             # Only cut once the text after it shows that no further marker belongs to this sentence.
-            rest = self._buffer[end:]
             if not rest.strip():
                 return None
-            if rest.lstrip().startswith("["):
+            if rest.lstrip().startswith("[") and "\n" not in rest[: len(rest) - len(rest.lstrip())]:
                 continue
             return end
         return None
 
+    def _tidy(self, text: str) -> str:
+        """Undo the layout a model adds: "[Source 2]", list numbering, a leading marker, an echoed label."""
+        text = SOURCE_WORD.sub(lambda m: f"[{m.group(1)}]", text)
+        lead = LEADING.match(text)
+        if lead:
+            numbers = ",".join(re.findall(r"\d+", lead.group(1)))
+            text = text[lead.end() :].lstrip()
+            text = _append_marker(text, numbers) if text else ""
+        text = LIST_ITEM.sub("", text)
+        label = re.match(r"^\(([^)]*)\)\s*", text)
+        echoed = label.group(1) if label else ""
+        if len(echoed) >= 8 and any(
+            echoed.startswith(s.title) or s.title.startswith(echoed) for s in self.sources.values()
+        ):
+            text = text[label.end() :]
+        return text.strip()
+
     def _sentence(self, raw: str) -> Iterator[Event]:
-        text = " ".join(raw.split())
+        text = self._tidy(" ".join(raw.split()))
         if not text:
+            return
+        bare = MARKER.sub("", text).strip()
+        if bare.endswith(":"):
+            self._drop(text, "preamble")
+            return
+        if VERDICT.match(bare):
+            self._verdict = bare[:1].upper() + bare[1:].lower().rstrip(".!") + "."
             return
         cited = [int(n) for m in MARKER.finditer(text) for n in re.split(r"\s*,\s*", m.group(1))]
         valid = [n for n in dict.fromkeys(cited) if n in self.sources]
@@ -139,7 +223,7 @@ class Citer:
                     found = (n, self.sources[n].text[span[0] : span[1]])
                     break
             if found is None:
-                self.dropped.append((text, f"quote not found in the sources: {said!r}"))
+                self._drop(text, "quote_not_found", repr(said))
                 return
             n, exact = found
             text = text.replace(m.group(0), f'"{exact}"', 1)
@@ -147,9 +231,24 @@ class Citer:
                 # The quote names its source even where the LLM's marker did not.
                 valid.append(n)
                 text = _append_marker(text, n)
-        if not valid:
-            self.dropped.append((text, "no valid citation" if not cited else f"cites unknown sources {cited}"))
-            return
+
+        # The citation must support the sentence; else the one source that does becomes its citation.
+        claims = support.claims(MARKER.sub("", text), self.question)
+        missing = claims.missing([self.sources[n].text for n in valid]) if valid else None
+        if not valid or missing:
+            best = self._attribute(MARKER.sub("", text), claims)
+            if best is None:
+                if REFUSAL.search(bare):
+                    self._drop(text, "refusal")
+                elif missing:
+                    self._drop(text, "unsupported", f"not in its sources: {', '.join(missing)}")
+                elif cited:
+                    self._drop(text, "unknown_source", f"cites {cited}")
+                else:
+                    self._drop(text, "no_citation")
+                return
+            valid = [best]
+            text = _append_marker(MARKER.sub("", text).strip(), best)
 
         new: list[Quote] = []
         for n in valid:
@@ -163,7 +262,7 @@ class Citer:
             self._position[n] = len(self.quotes)
             new.append(quote)
         if not any(n in self._position for n in valid):
-            self.dropped.append((text, "its sources could not be verified"))
+            self._drop(text, "source_changed")
             return
 
         def renumber(m: re.Match[str]) -> str:
@@ -173,11 +272,25 @@ class Citer:
         text = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub(renumber, text)).strip()
         for quote in new:
             yield Event("quote", quote)
+        if self._verdict is not None:
+            self.sentences.append(self._verdict)
+            yield Event("sentence", self._verdict)
+            self._verdict = None
         self.sentences.append(text)
         yield Event("sentence", text)
 
+    def _attribute(self, text: str, claims: support.Claims) -> int | None:
+        """The source that supports ``text`` and shares most of its content terms, if enough."""
+        best, best_share = None, ATTRIBUTE_OVERLAP
+        for n, src in self.sources.items():
+            share = support.overlap(text, src.text)
+            if share >= best_share and share > 0 and not claims.missing([src.text]):
+                if best is None or share > best_share:
+                    best, best_share = n, share
+        return best
 
-def _append_marker(text: str, n: int) -> str:
+
+def _append_marker(text: str, n: int | str) -> str:
     """Add ``[n]`` before the sentence's final punctuation (or at its end)."""
     m = re.search(r"([.!?][\"”’')]*)$", text)
     return f"{text[: m.start()]} [{n}]{m.group(1)}" if m else f"{text} [{n}]"

@@ -32,11 +32,19 @@ Rules:
 
 # How many candidate sentences the LLM sees, and how much it may write.
 PROMPT_CANDIDATES = 12
-MAX_TOKENS = 400
+MAX_TOKENS = 200
+# Small models fall into loops ("and Energy and Energy and ..."); a frequency
+# penalty (an OpenAI parameter every compatible server takes) stops that.
+FREQUENCY_PENALTY = 0.5
 
 
 class LLMUnavailable(Exception):
-    """The LLM erred, timed out or answered with nothing usable; the extractive answer is used."""
+    """The LLM erred, timed out or answered with nothing usable; the extractive answer is used.
+    ``reason`` is what ``AskResponse.llm_fallback`` reports: timeout, error, refusal or nothing_verified."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ def make_llm(settings: LLMSettings) -> Any | None:
         is_function_calling_model=False,
         temperature=0.0,
         max_tokens=MAX_TOKENS,
+        additional_kwargs={"frequency_penalty": FREQUENCY_PENALTY},
         # One attempt: CITEQA_LLM_TIMEOUT_S is the budget for the whole call and a
         # retry after a timeout could only overrun it; ``generate`` enforces it.
         max_retries=0,
@@ -74,7 +83,13 @@ def make_llm(settings: LLMSettings) -> Any | None:
     )
 
 
-def prompt(question: str, sources: list[Source]) -> list[Any]:
+KIND_RULES = {
+    "yes_no": "This is a yes/no question: begin with Yes or No, then the sentence showing it, with its source number.",
+    "comparison": "This question compares two things: one sentence for each, each with its source number.",
+}
+
+
+def prompt(question: str, sources: list[Source], kind: str = "fact") -> list[Any]:
     """Chat messages: the rules, then the question and the numbered sources."""
     from llama_index.core.llms import ChatMessage
 
@@ -83,7 +98,8 @@ def prompt(question: str, sources: list[Source]) -> list[Any]:
         label = s.title + (f", {s.published}" if s.published else "")
         text = " ".join(s.text.split())
         lines.append(f"[{s.number}] ({label}) {text}")
-    user = f"Question: {question}\n\nSources:\n" + "\n".join(lines) + "\n\nAnswer:"
+    rule = f"\n{KIND_RULES[kind]}" if kind in KIND_RULES else ""
+    user = f"Question: {question}{rule}\n\nSources:\n" + "\n".join(lines) + "\n\nAnswer:"
     return [ChatMessage(role="system", content=SYSTEM_PROMPT), ChatMessage(role="user", content=user)]
 
 
@@ -118,7 +134,7 @@ def generate(llm: Any, messages: list[Any], *, timeout_s: float, stream: bool) -
         try:
             item = pieces.get(timeout=max(remaining, 0.0))
         except queue.Empty:
-            raise LLMUnavailable(f"no complete answer within CITEQA_LLM_TIMEOUT_S={timeout_s:g} s") from None
+            raise LLMUnavailable(f"no complete answer within CITEQA_LLM_TIMEOUT_S={timeout_s:g} s", "timeout") from None
         if item is _DONE:
             return
         if isinstance(item, Exception):

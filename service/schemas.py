@@ -160,6 +160,21 @@ class AskResponse(BaseModel):
         "the older disagreeing quotes follow, newest first.",
     )
     mode: Literal["extractive", "llm"] = "extractive"
+    question_kind: Literal["fact", "yes_no", "comparison"] = Field(
+        "fact",
+        description="fact: a phrase answers it; yes_no and comparison: only a writing LLM answers them "
+        "(in extractive mode the answer is the quotes for each side and short_answer is null).",
+    )
+    llm_dropped: dict[str, int] | None = Field(
+        None,
+        description="LLM mode: the LLM's sentences dropped, per reason (no_citation, unknown_source, "
+        "quote_not_found, unsupported, source_changed, preamble, refusal). None when no LLM was asked.",
+    )
+    llm_fallback: str | None = Field(
+        None,
+        description="Why the extractive answer was returned although an LLM is configured "
+        "(timeout, error, refusal, nothing_verified); None when the LLM's answer was used or none was asked.",
+    )
     short_answer: Span | None = Field(None, description="The exact phrase that answers, inside one of the quotes.")
     quotes: list[Quote]
     passages: list[Passage] = Field(..., description="Best first, by fused score.")

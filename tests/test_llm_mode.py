@@ -116,13 +116,15 @@ def test_citation_numbers_that_do_not_exist_are_dropped(client, llm):
     )
     body = ask(client)
     assert body["mode"] == "llm"
-    assert body["answer"] == "It was announced in December [1]."
+    # [99] and [42] never show; the first sentence is cited to the one source that supports it.
+    assert body["answer"] == "The package was worth $175 million [1]. It was announced in December [1]."
     assert len(body["quotes"]) == 1
     assert_sound(client, body)
-    # Nothing valid at all: the extractive answer instead.
-    llm.reset(lambda src: "The package was worth $175 million [99].")
+    # Nothing valid, nothing that supports it: the extractive answer instead.
+    llm.reset(lambda src: "The package was worth $90 million [99].")
     body = ask(client)
     assert body["mode"] == "extractive" and "$175 million" in body["quotes"][0]["text"]
+    assert body["llm_dropped"] == {"unknown_source": 1}
 
 
 def test_timeout_falls_back_to_the_extractive_answer_in_time(client, llm):
@@ -273,3 +275,83 @@ def test_eval_reports_both_modes_when_an_llm_is_configured(tmp_path, llm):
     assert {q["mode"] for q in with_llm["questions"]} == {"llm"}
     assert with_llm["summary"]["citation_verbatim"] == extractive["summary"]["citation_verbatim"] == 1.0
     assert "extractive" in res.stdout and "llm" in res.stdout and len(llm.requests) == 4
+
+
+# What a real small model writes (see tests/test_real_llm.py), scripted where it will not on demand.
+
+
+def test_a_wrong_number_behind_a_valid_marker_is_dropped_as_unsupported(client, llm):
+    body = answered(
+        client,
+        llm,
+        lambda src: f"The new military aid package is $50 million [{find(src, AID)}].",
+        lambda src: f"It includes air defense munitions [{find(src, 'air defense munitions')}].",
+    )
+    assert body["mode"] == "llm" and "$50 million" not in body["answer"]
+    assert body["llm_dropped"] == {"unsupported": 1}
+    assert_sound(client, body)
+
+
+def test_a_sentence_without_markers_is_cited_to_the_one_source_that_supports_it(client, llm):
+    body = answered(client, llm, lambda src: src[find(src, AID)].rstrip("."))
+    assert body["mode"] == "llm" and body["answer"].endswith("[1]") and body["llm_dropped"] == {}
+    assert "$175 million" in body["quotes"][0]["text"]
+    llm.reset(lambda src: "The aid package was worth $175 million and came from Moscow.")
+    unsupported = ask(client)
+    assert unsupported["mode"] == "extractive" and unsupported["llm_fallback"] == "nothing_verified"
+    assert unsupported["llm_dropped"] == {"no_citation": 1}
+
+
+def test_layout_a_small_model_adds_is_undone(client, llm):
+    # A preamble line, list numbering, the marker first and the source's label echoed from the prompt.
+    def reply(src: dict[int, str]) -> str:
+        n = find(src, AID)
+        return f"The answer to the question is:\n1. [{n}] (Ukraine and the USA) {src[n]}"
+
+    body = answered(client, llm, reply)
+    assert body["mode"] == "llm" and body["llm_dropped"] == {"preamble": 1}
+    assert body["answer"].endswith("[1].") and not body["answer"].startswith(("1.", "[", "("))
+    assert_sound(client, body)
+
+
+def test_a_bare_yes_is_kept_only_in_front_of_a_cited_sentence(client, llm):
+    body = answered(
+        client,
+        llm,
+        lambda src: "Yes.",
+        lambda src: f"It includes air defense munitions [{find(src, 'air defense munitions')}].",
+    )
+    assert body["mode"] == "llm" and body["answer"].startswith("Yes. It includes air defense munitions [1]")
+    llm.reset(lambda src: "Yes.")
+    alone = ask(client)
+    assert alone["mode"] == "extractive" and alone["llm_dropped"] == {"no_citation": 1}
+
+
+def test_a_refusal_in_the_models_own_words_is_counted_as_one(client, llm):
+    llm.reset(lambda src: "The sources do not mention the amount of the package.")
+    body = ask(client)
+    assert body["mode"] == "extractive" and body["llm_fallback"] == "refusal"
+    assert body["llm_dropped"] == {"refusal": 1}
+
+
+def test_yes_no_and_comparison_questions_in_extractive_mode_quote_each_side(client, llm):
+    pipeline = client.app.state.citeqa.pipeline
+    saved, pipeline.llm = pipeline.llm, None
+    try:
+        yes_no = client.post(
+            "/ask", json={"question": "Did the US announce a military aid package for Ukraine on December 6, 2023?"}
+        ).json()
+        comparison = client.post(
+            "/ask", json={"question": "What is the difference between the Statement of Intent and the memorandum?"}
+        ).json()
+    finally:
+        pipeline.llm = saved
+    assert yes_no["question_kind"] == "yes_no" and not yes_no["abstained"]
+    assert yes_no["short_answer"] is None and yes_no["answer"] == " … ".join(q["text"] for q in yes_no["quotes"])
+    assert not re.match(r"(?i)(yes|no)\b", yes_no["answer"])
+    assert comparison["question_kind"] == "comparison" and comparison["short_answer"] is None
+    if not comparison["abstained"]:
+        texts_ = [q["text"] for q in comparison["quotes"]]
+        assert any("Statement of Intent" in t for t in texts_) and any("memorandum" in t.lower() for t in texts_)
+    for body in (yes_no, comparison):
+        assert_sound(client, body)
