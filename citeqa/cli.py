@@ -495,6 +495,12 @@ def eval_(
     if shaped:
         Console().print("[dim]" + escape(", ".join(f"{k}={v}" for k, v in shaped.items())) + "[/dim]")
     Console().print(table)
+    from eval.report import kind_lines, llm_lines
+
+    for name, res in (("extractive", baseline), ("llm" if baseline else "", result)):
+        for line in llm_lines(res.summary if res else {}) + kind_lines(res.summary if res else {}):
+            if line and not line.startswith("|---"):
+                print(f"{name + ': ' if name else ''}{line.lstrip('# ')}")
     for p in paths:
         print(f"wrote {p}")
     if missed:

@@ -7,6 +7,11 @@ passes it on) and ``"superseded": bool`` (what the response's flag must say; the
 answer must then be in the first quote). Evidence is verbatim article text, not
 offsets, so a golden set survives re-chunking; the harness finds each quote in
 the indexed text of its article.
+
+``"kind"`` (optional, default ``"fact"``): ``"yes_no"`` rows have ``answers`` ``["Yes"]``
+or ``["No"]``; ``"comparison"`` rows have evidence for each side and, as answers, what
+a written answer must name. Both are judged apart from the headline
+(``eval.metrics.judge_kind``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ class GoldenRow:
     tags: list[str] = field(default_factory=list)
     as_of: dt.date | None = None
     superseded: bool | None = None
+    kind: str = "fact"
+
+
+KINDS = ("fact", "yes_no", "comparison")
 
 
 def parse_row(obj: object, where: str) -> GoldenRow:
@@ -55,6 +64,7 @@ def parse_row(obj: object, where: str) -> GoldenRow:
             tags=[str(t) for t in obj.get("tags", [])],
             as_of=dt.date.fromisoformat(obj["as_of"]) if obj.get("as_of") is not None else None,
             superseded=obj.get("superseded"),
+            kind=str(obj.get("kind", "fact")),
         )
     except (KeyError, TypeError) as exc:
         raise GoldenError(f"{where}: missing or malformed field {exc}") from None
@@ -62,6 +72,12 @@ def parse_row(obj: object, where: str) -> GoldenRow:
         raise GoldenError(f"{where}: as_of must be a date as YYYY-MM-DD, not {obj.get('as_of')!r}") from None
     if row.superseded is not None and not isinstance(row.superseded, bool):
         raise GoldenError(f"{where}: superseded must be true or false")
+    if row.kind not in KINDS:
+        raise GoldenError(f"{where}: kind must be one of {', '.join(KINDS)}, not {row.kind!r}")
+    if row.kind == "yes_no" and [a.lower() for a in row.answers] not in (["yes"], ["no"]):
+        raise GoldenError(f'{where}: a yes_no row\'s answers are ["Yes"] or ["No"]')
+    if row.kind != "fact" and not row.evidence:
+        raise GoldenError(f"{where}: a {row.kind} row needs evidence")
     if not row.question.strip():
         raise GoldenError(f"{where}: empty question")
     if row.answerable and not row.answers:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from eval.golden import GoldenRow, resolve
-from eval.metrics import Verdict, by_tag, judge, summarize
+from eval.metrics import Verdict, by_tag, judge, judge_kind, summarize, summarize_kinds
 
 
 class EvalError(Exception):
@@ -95,14 +95,26 @@ def run_eval(
             texts[doc_id] = asker.document_text(doc_id) or ""
         return texts[doc_id]
 
-    verdicts, questions = [], []
+    verdicts, questions, kinds = [], [], []
+    asked = used = 0
+    fallbacks: dict[str, int] = {}
+    dropped: dict[str, int] = {}
     for row in rows:
-        gold = [(e.doc_id, s, t) for e in row.evidence for s, t in resolve(e, text_of(e.doc_id))]
+        evidence = [[(e.doc_id, s, t) for s, t in resolve(e, text_of(e.doc_id))] for e in row.evidence]
+        gold = [span for item in evidence for span in item]
         started = time.perf_counter()
         response = asker.ask(row.question, top_k, row.as_of) if row.as_of else asker.ask(row.question, top_k)
         latency = (time.perf_counter() - started) * 1000
         for q in response["quotes"]:
             text_of(q["doc_id"])
+        mode = response.get("mode", "extractive")
+        if response.get("llm_dropped") is not None:  # the LLM was asked
+            asked += 1
+            used += mode == "llm"
+            for reason, n in response["llm_dropped"].items():
+                dropped[reason] = dropped.get(reason, 0) + n
+            if response.get("llm_fallback"):
+                fallbacks[response["llm_fallback"]] = fallbacks.get(response["llm_fallback"], 0) + 1
         verdict = judge(
             answerable=row.answerable,
             answers=row.answers,
@@ -113,11 +125,17 @@ def run_eval(
             tags=row.tags,
             superseded=row.superseded,
         )
-        verdicts.append(verdict)
+        # Yes/no and comparison rows are judged apart and stay out of the headline.
+        kind_verdict = judge_kind(row.kind, row.answers, evidence, response) if row.kind != "fact" else None
+        if kind_verdict is None:
+            verdicts.append(verdict)
+        else:
+            kinds.append(kind_verdict)
         questions.append(
             {
                 "id": row.id,
                 "question": row.question,
+                "kind": row.kind,
                 "tags": row.tags,
                 "expected": {
                     "answerable": row.answerable,
@@ -131,10 +149,14 @@ def run_eval(
                 "quotes": response["quotes"],
                 "top_passages": [{k: p[k] for k in ("doc_id", "start", "end", "score")} for p in response["passages"]],
                 "confidence": response["confidence"],
-                "mode": response.get("mode", "extractive"),
+                "mode": mode,
+                "question_kind": response.get("question_kind"),
+                "llm_dropped": response.get("llm_dropped"),
+                "llm_fallback": response.get("llm_fallback"),
                 "as_of": response.get("as_of"),
                 "superseded": response.get("superseded", False),
                 "verdicts": verdict.as_dict(),
+                "kind_verdict": kind_verdict,
                 "latency_ms": round(latency, 2),
             }
         )
@@ -142,7 +164,9 @@ def run_eval(
             progress(1)
     summary = summarize(verdicts, top_k)
     # How many answers the LLM wrote (0 without one; the rest fell back to extractive).
-    summary["llm_answers"] = sum(q["mode"] == "llm" for q in questions)
+    summary["llm_answers"] = sum(q["mode"] == "llm" for q in questions if q["kind"] == "fact")
+    summary["llm"] = {"asked": asked, "used": used, "fallbacks": fallbacks, "dropped": dropped}
+    summary["kinds"] = summarize_kinds(kinds)
     return EvalResult(summary, by_tag(verdicts, top_k), questions, verdicts, top_k)
 
 

@@ -145,6 +145,57 @@ def judge(
     )
 
 
+def judge_kind(kind: str, answers: list[str], evidence: list[list[Span]], response: dict[str, Any]) -> dict[str, Any]:
+    """A yes/no or comparison row (``evidence``: the resolved spans of each evidence quote).
+
+    ``evidence_quoted``: a quote overlaps the evidence (yes/no: any item; comparison:
+    every item, i.e. each side). ``verdict_right`` (LLM answers only, else None): yes/no
+    — the answer's *leading* word is the gold Yes/No (a substring "No" would match
+    "November") and the evidence is quoted; comparison — the evidence is quoted and the
+    answer names a gold answer. ``made_up_verdict``: an extractive answer that starts
+    with yes or no (it must never)."""
+    spans = [(q["doc_id"], q["start"], q["end"]) for q in response["quotes"]]
+    covered = [any(_overlaps(q, g) for q in spans for g in item) for item in evidence]
+    quoted = bool(covered) and (all(covered) if kind == "comparison" else any(covered))
+    answer = response["answer"]
+    lead = re.match(r"\s*(yes|no)\b", answer, re.I)
+    llm = response.get("mode") == "llm"
+    verdict = None
+    if llm and kind == "yes_no":
+        verdict = bool(lead) and lead.group(1).lower() == answers[0].lower() and quoted
+    elif llm:
+        verdict = quoted and any(a.lower() in answer.lower() for a in answers)
+    return {
+        "kind": kind,
+        "kind_right": response.get("question_kind", "fact") == kind,
+        "abstained": bool(response["abstained"]),
+        "llm": llm,
+        "evidence_quoted": quoted,
+        "verdict_right": verdict,
+        "made_up_verdict": not llm and bool(lead),
+        "short_answer_null": response.get("short_answer") is None,
+    }
+
+
+def summarize_kinds(judged: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per kind: how many, and how many of each judgement held."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in sorted({j["kind"] for j in judged}):
+        rows = [j for j in judged if j["kind"] == kind]
+        llm = [j for j in rows if j["llm"]]
+        out[kind] = {
+            "questions": len(rows),
+            "kind_right": sum(j["kind_right"] for j in rows),
+            "abstained": sum(j["abstained"] for j in rows),
+            "evidence_quoted": sum(j["evidence_quoted"] for j in rows),
+            "llm_answers": len(llm),
+            "verdict_right": sum(bool(j["verdict_right"]) for j in llm),
+            "made_up_verdict": sum(j["made_up_verdict"] for j in rows),
+            "short_answer_null": sum(j["short_answer_null"] for j in rows),
+        }
+    return out
+
+
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 

@@ -77,6 +77,42 @@ def _failure(q: dict[str, Any]) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def llm_lines(summary: dict[str, Any]) -> list[str]:
+    """The LLM's part: how often it was asked, how often its answer survived, and why not."""
+    llm = summary.get("llm") or {}
+    if not llm.get("asked"):
+        return []
+    reasons = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
+    return [
+        "",
+        "## LLM",
+        "",
+        f"- asked {llm['asked']}, its answer used {llm['used']} ({llm['used'] / llm['asked']:.0%})",
+        f"- fallbacks to the extractive answer: {reasons(llm['fallbacks'])}",
+        f"- sentences dropped: {reasons(llm['dropped'])}",
+    ]
+
+
+def kind_lines(summary: dict[str, Any]) -> list[str]:
+    """Yes/no and comparison rows, judged apart from the headline (``eval.metrics.judge_kind``)."""
+    kinds = summary.get("kinds") or {}
+    if not kinds:
+        return []
+    md = [
+        "",
+        "## Yes/no and comparison questions (not in the headline)",
+        "",
+        "| kind | n | kind right | abstained | evidence quoted | LLM answers | verdict right | made-up verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, k in kinds.items():
+        md.append(
+            f"| {kind} | {k['questions']} | {k['kind_right']} | {k['abstained']} | {k['evidence_quoted']} | "
+            f"{k['llm_answers']} | {k['verdict_right']} | {k['made_up_verdict']} |"
+        )
+    return md
+
+
 def write_reports(
     result: EvalResult, out: Path, *, threshold: float | None, title: str, settings: dict[str, Any] | None = None
 ) -> list[Path]:
@@ -114,7 +150,8 @@ def write_reports(
             f"| {tag} | {s['questions']} | {fmt(s['answer_accuracy'])} | {fmt(s['abstention_recall'])} | "
             f"{fmt(s['citation_precision'])} |"
         )
-    failures = [f for f in (_failure(q) for q in result.questions) if f]
+    md += llm_lines(result.summary) + kind_lines(result.summary)
+    failures = [f for f in (_failure(q) for q in result.questions if q.get("kind", "fact") == "fact") if f]
     md += ["", f"## Failures ({len(failures)})", ""] + (failures or ["None."])
     paths[1].write_text("\n".join(md) + "\n")
     _plot(result, threshold, paths[2])
