@@ -39,6 +39,7 @@ class ScriptedLLM:
         self.script: Script = lambda sources: "NO ANSWER"
         self.mode = "ok"
         self.delay = 0.0
+        self.chunk_delay = 0.0  # seconds between streamed pieces, so a client can be seen reading as they come
         self.requests: list[dict] = []
         owner = self
 
@@ -92,6 +93,8 @@ class ScriptedLLM:
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    if owner.chunk_delay:
+                        time.sleep(owner.chunk_delay)
                 self.wfile.write(b"data: [DONE]\n\n")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -99,8 +102,8 @@ class ScriptedLLM:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def reset(self, script: Script, mode: str = "ok", delay: float = 0.0) -> None:
-        self.script, self.mode, self.delay = script, mode, delay
+    def reset(self, script: Script, mode: str = "ok", delay: float = 0.0, chunk_delay: float = 0.0) -> None:
+        self.script, self.mode, self.delay, self.chunk_delay = script, mode, delay, chunk_delay
         self.requests.clear()
 
     def close(self) -> None:

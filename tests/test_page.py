@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -264,3 +266,45 @@ def test_as_of_field_quote_dates_and_a_superseded_answer(browser, tmp_path, embe
         expect(page.locator(".quote-card .quote-date").first).to_have_text("2021-06-14")
         assert "as_of=2022-06-01" in page.url
         context.close()
+
+
+def test_page_streams_and_shows_each_verified_sentence_as_it_arrives(server, page, seed_index):
+    """The page always asks with `stream: true`; in LLM mode (the scripted server of
+    tests/llm_server.py, streaming slowly) a sentence shows before the answer is done."""
+    from service.llm import make_llm
+    from tests.llm_server import ScriptedLLM, find
+
+    llm = ScriptedLLM()
+    llm.reset(
+        lambda src: (
+            f"The US announced a package of $175 million [{find(src, '$175 million')}]. "
+            f"It includes air defense munitions [{find(src, 'air defense munitions')}]. "
+            "The Moon is made of cheese [1]."
+        ),
+        chunk_delay=0.15,
+    )
+    settings, _ = seed_index
+    pipeline = server.app.state.citeqa.pipeline
+    pipeline.llm = make_llm(settings.model_copy(update={"llm_base_url": llm.base_url}))
+    try:
+        page.goto(server.url + "/")
+        page.get_by_label("Your question").fill(ANSWERABLE)
+        page.keyboard.press("Enter")
+        first = page.locator(".answer.live .live-sentence").first
+        expect(first).to_have_text("The US announced a package of $175 million [1].", timeout=30_000)
+        assert page.locator("#timing").inner_text() == ""  # not done yet: the rest is still coming
+        expect(page.locator(".answer .cite").first).to_be_visible(timeout=30_000)  # the done body, rendered
+        expect(page.locator(".answer")).not_to_have_class(re.compile(r"\blive\b"))
+        assert "cheese" not in page.locator(".answer").inner_text()
+        assert llm.requests and all(r.get("stream") for r in llm.requests)
+    finally:
+        pipeline.llm = None
+        llm.close()
+    # Extractive mode: the page still streams, and only `done` comes.
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data) if r.url.endswith("/ask") else None)
+    page.goto(server.url + "/")
+    page.get_by_label("Your question").fill(ANSWERABLE)
+    page.keyboard.press("Enter")
+    expect(page.locator(".answer .short")).to_have_text("$175 million", timeout=30_000)
+    assert sent and all(json.loads(body)["stream"] is True for body in sent)

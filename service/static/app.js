@@ -1,5 +1,7 @@
-// citeqa page: asks POST /ask, renders verified quotes, and opens each quote in
-// its article with the span highlighted by its offsets (never by text search).
+// citeqa page: asks POST /ask (always as a stream: in LLM mode verified sentences
+// arrive one by one; in extractive mode only the final `done` event comes), renders
+// verified quotes, and opens each quote in its article with the span highlighted by
+// its offsets (never by text search).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -148,6 +150,53 @@ async function openArticle(docId, focusIndex) {
   }
 }
 
+// Server-sent events from a fetch body: yields {kind, data} per complete event.
+async function* sseEvents(body) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value) buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const kind = /^event: (.*)$/m.exec(block);
+      const data = /^data: (.*)$/m.exec(block);
+      if (kind && data) yield { kind: kind[1], data: JSON.parse(data[1]) };
+    }
+    if (done) return;
+  }
+}
+
+// While the LLM writes: each verified sentence and quote as it arrives. The `done`
+// body then replaces all of it (it is the final word, and may be the extractive answer).
+function showLive() {
+  const answer = $("answer");
+  const quotes = $("quotes");
+  answer.replaceChildren();
+  answer.classList.remove("abstained");
+  answer.classList.add("live");
+  quotes.replaceChildren();
+  $("passages").replaceChildren();
+  $("superseded").hidden = true;
+  $("timing").textContent = "";
+  const live = { quotes: [] };
+  live.sentence = (text) => {
+    if (answer.childNodes.length) answer.append(" ");
+    answer.append(el("span", { class: "live-sentence" }, text));
+    $("result").hidden = false;
+  };
+  live.quote = (q) => {
+    live.quotes.push(q);
+    quotes.append(el("li", {}, el("div", { class: "quote-card pending" },
+      el("span", { class: "quote-number" }, `[${live.quotes.length}]`), el("blockquote", {}, q.text),
+      el("span", { class: "quote-source" }, `${q.published || "undated"} · ${q.title}`))));
+  };
+  return live;
+}
+
 async function ask(question) {
   $("error").hidden = true;
   $("article").hidden = true;
@@ -160,16 +209,27 @@ async function ask(question) {
   setBusy(true, "Searching the articles…");
   const started = performance.now();
   try {
+    const payload = asOf ? { question, as_of: asOf, stream: true } : { question, stream: true };
     const r = await fetch("/ask", { method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify(asOf ? { question, as_of: asOf } : { question }) });
-    const body = await r.json().catch(() => null);
+      body: JSON.stringify(payload) });
     if (!r.ok) {
+      const body = await r.json().catch(() => null);
       setBusy(false);
       showError(describeError(r.status, body));
       return;
     }
+    let live = null;
+    let final = null;
+    for await (const event of sseEvents(r.body)) {
+      if (event.kind === "done") { final = event.data; break; }
+      if (!live) { live = showLive(); setBusy(true, "Writing the answer; each sentence shows once its quotes verify…"); }
+      if (event.kind === "sentence") live.sentence(event.data.text);
+      else if (event.kind === "quote") live.quote(event.data);
+    }
     setBusy(false);
-    renderAnswer(body, performance.now() - started);
+    $("answer").classList.remove("live");
+    if (!final) { showError("The answer stopped before it was complete. Please ask again."); return; }
+    renderAnswer(final, performance.now() - started);
   } catch (err) {
     setBusy(false);
     showError("Could not reach the citeqa service. Is it running?");
