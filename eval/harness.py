@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def run_eval(
         return texts[doc_id]
 
     verdicts, questions, kinds = [], [], []
-    asked = used = 0
+    asked = used = negations = 0
     fallbacks: dict[str, int] = {}
     dropped: dict[str, int] = {}
     for row in rows:
@@ -113,6 +114,8 @@ def run_eval(
             used += mode == "llm"
             for reason, n in response["llm_dropped"].items():
                 dropped[reason] = dropped.get(reason, 0) + n
+            if mode == "llm":
+                negations += _negation_mismatches(response)
             if response.get("llm_fallback"):
                 fallbacks[response["llm_fallback"]] = fallbacks.get(response["llm_fallback"], 0) + 1
         verdict = judge(
@@ -165,9 +168,30 @@ def run_eval(
     summary = summarize(verdicts, top_k)
     # How many answers the LLM wrote (0 without one; the rest fell back to extractive).
     summary["llm_answers"] = sum(q["mode"] == "llm" for q in questions if q["kind"] == "fact")
-    summary["llm"] = {"asked": asked, "used": used, "fallbacks": fallbacks, "dropped": dropped}
+    summary["llm"] = {
+        "asked": asked,
+        "used": used,
+        "fallbacks": fallbacks,
+        "dropped": dropped,
+        "negation_mismatches": negations,
+    }
     summary["kinds"] = summarize_kinds(kinds)
     return EvalResult(summary, by_tag(verdicts, top_k), questions, verdicts, top_k)
+
+
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without)\b|n't\b", re.I)
+
+
+def _negation_mismatches(response: dict[str, Any]) -> int:
+    """LLM sentences that negate where none of their cited quotes does, or the reverse:
+    what the support check does not see (polarity), counted so a run shows how often."""
+    count = 0
+    for sentence in re.split(r"(?<=[.!?])\s+", response["answer"]):
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        quotes = [response["quotes"][n - 1]["text"] for n in cited if 0 < n <= len(response["quotes"])]
+        if quotes and bool(_NEGATION.search(sentence)) != any(_NEGATION.search(q) for q in quotes):
+            count += 1
+    return count
 
 
 THRESHOLDS = {

@@ -90,6 +90,8 @@ def llm_lines(summary: dict[str, Any]) -> list[str]:
         f"- asked {llm['asked']}, its answer used {llm['used']} ({llm['used'] / llm['asked']:.0%})",
         f"- fallbacks to the extractive answer: {reasons(llm['fallbacks'])}",
         f"- sentences dropped: {reasons(llm['dropped'])}",
+        f"- kept sentences whose negation differs from their quotes' (polarity is not checked): "
+        f"{llm.get('negation_mismatches', 0)}",
     ]
 
 

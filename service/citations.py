@@ -42,6 +42,8 @@ QUOTED = re.compile(r'"([^"\n]+)"|“([^”\n]+)”')
 SOURCE_WORD = re.compile(r"[\[(]\s*sources?\s+(\d{1,4})\s*[\])]", re.I)
 LEADING = re.compile(r"^(?:(?:\d{1,2}[.)]|[-*•])\s+)?((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\]\s*)+)")
 LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[-*•])\s+")
+# "The answer (to the question) is: ...": the words before the answer, not part of it.
+PREAMBLE = re.compile(r"^(?:the\s+)?(?:short\s+)?answer(?:\s+to\s+(?:the|this|your)\s+question)?\s+is\s*:\s*", re.I)
 VERDICT = re.compile(r"^(yes|no)[.!]?$", re.I)
 REFUSAL = re.compile(
     r"\bno answer\b|\b(?:do not|don't|cannot|can't|does not|doesn't)\s+(?:know|answer|say|mention|provide|specify)\b"
@@ -59,9 +61,13 @@ DROP_REASONS = (
     "source_changed",
     "preamble",
     "refusal",
+    "fragment",
+    "repeated",
 )
+# A kept sentence says something: at least this many content terms ("6 [1]." does not).
+MIN_CONTENT_TERMS = 2
 
-BOUNDARY = re.compile(r"[.!?][\"”’')]*(?:\s*\[[\d,\s]+\])*(?=\s)|\n")
+BOUNDARY = re.compile(r"[.!?][\"”’')]*(?:\s*\[[\d,\s]+\])*(?=\s)|\n|(?:\[[\d,\s]+\])+(?=\s+[A-Z])")
 ABBREVIATION = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Prof|No|vs|etc|Inc|Corp|Co|Ltd|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
@@ -172,7 +178,12 @@ class Citer:
                 if not rest.strip():
                     return None
                 return end
-            if ABBREVIATION.search(self._buffer[: m.start() + 1]):
+            if m.group().startswith("["):
+                # "X [1] Y [2]": a marker followed by a capital ends the sentence, unless nothing
+                # but markers came before it (a leading marker belongs to the text after it).
+                if not MARKER.sub("", LIST_ITEM.sub("", self._buffer[: m.start()].lstrip())).strip():
+                    continue
+            elif ABBREVIATION.search(self._buffer[: m.start() + 1]):
                 continue
             # Only cut once the text after it shows that no further marker belongs to this sentence.
             if not rest.strip():
@@ -191,13 +202,14 @@ class Citer:
             text = text[lead.end() :].lstrip()
             text = _append_marker(text, numbers) if text else ""
         text = LIST_ITEM.sub("", text)
-        label = re.match(r"^\(([^)]*)\)\s*", text)
-        echoed = label.group(1) if label else ""
+        # The source's label echoed from the prompt: "(Title, date)", "[Title]", or cut short.
+        label = re.match(r"^[(\[]([^)\]]*)[)\]]?\s*", text)
+        echoed = label.group(1).split(", ")[0].strip() if label else ""
         if len(echoed) >= 8 and any(
-            echoed.startswith(s.title) or s.title.startswith(echoed) for s in self.sources.values()
+            s.title.startswith(echoed) or echoed.startswith(s.title) for s in self.sources.values()
         ):
             text = text[label.end() :]
-        return text.strip()
+        return PREAMBLE.sub("", text).strip()
 
     def _sentence(self, raw: str) -> Iterator[Event]:
         text = self._tidy(" ".join(raw.split()))
@@ -209,6 +221,12 @@ class Citer:
             return
         if VERDICT.match(bare):
             self._verdict = bare[:1].upper() + bare[1:].lower().rstrip(".!") + "."
+            return
+        if len(support.content_terms(bare)) < MIN_CONTENT_TERMS:
+            self._drop(text, "fragment")
+            return
+        if any(MARKER.sub("", kept).strip() == bare for kept in self.sentences):
+            self._drop(text, "repeated")
             return
         cited = [int(n) for m in MARKER.finditer(text) for n in re.split(r"\s*,\s*", m.group(1))]
         valid = [n for n in dict.fromkeys(cited) if n in self.sources]

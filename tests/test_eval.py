@@ -52,7 +52,16 @@ def test_seed_eval_meets_targets_and_writes_reports(tmp_path, seed_data):
     assert md.startswith("# citeqa eval") and "## Failures" in md
     assert (out / "confidence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "answer_accuracy" in res.stdout and "0.90 ok" in res.stdout
-    print(f"seed eval wall time {elapsed:.1f} s")
+    # Yes/no and comparison rows: judged apart, never a made-up verdict or a short answer without an LLM.
+    kinds = summary["kinds"]
+    assert set(kinds) == {"yes_no", "comparison"}
+    assert summary["questions"] == len(report["questions"]) - sum(k["questions"] for k in kinds.values())
+    for k in kinds.values():
+        assert k["made_up_verdict"] == 0 and k["short_answer_null"] == k["questions"] and k["llm_answers"] == 0
+        assert k["kind_right"] >= k["questions"] - 1
+    assert kinds["yes_no"]["evidence_quoted"] >= 3
+    assert "## Yes/no and comparison questions" in md
+    print(f"seed eval wall time {elapsed:.1f} s; kinds {kinds}")
 
 
 def test_missed_threshold_exits_1_and_says_which(tmp_path, seed_data):

@@ -34,9 +34,25 @@ def test_golden_set_is_verbatim_and_varied():
         assert r.evidence, r.id
         for e in r.evidence:
             assert e.quote in texts[e.doc_id], (r.id, e.quote)
+        if r.kind == "yes_no":
+            continue  # its answer is Yes or No, judged on the leading word
         for a in r.answers:
             assert any(a in texts[e.doc_id] for e in r.evidence), (r.id, a)
     # "Both articles" rows cite both.
     for r in rows:
         if "both-articles" in r.tags:
             assert len({e.doc_id for e in r.evidence}) == 2, r.id
+
+
+def test_yes_no_and_comparison_rows_cover_both_corpora():
+    seeds = [r for r in load_golden(ROOT / "eval" / "golden.jsonl") if r.kind != "fact"]
+    dated = [r for r in load_golden(ROOT / "eval" / "golden-time.jsonl") if r.kind != "fact"]
+    rows = seeds + dated
+    assert len(rows) >= 10 and seeds and dated
+    kinds = Counter(r.kind for r in rows)
+    assert kinds["yes_no"] >= 5 and kinds["comparison"] >= 3
+    verdicts = Counter(r.answers[0] for r in rows if r.kind == "yes_no")
+    assert verdicts["Yes"] >= 2 and verdicts["No"] >= 2  # a model that always says Yes cannot score full
+    for r in rows:
+        if r.kind == "comparison":
+            assert len(r.evidence) >= 2, r.id  # one quote per side

@@ -272,6 +272,9 @@ def test_eval_reports_both_modes_when_an_llm_is_configured(tmp_path, llm):
     with_llm = json.loads((out / "report.json").read_text())
     extractive = json.loads((out / "extractive" / "report.json").read_text())
     assert with_llm["summary"]["llm_answers"] == 4 and extractive["summary"]["llm_answers"] == 0
+    llm_summary = {"asked": 4, "used": 4, "fallbacks": {}, "dropped": {}, "negation_mismatches": 0}
+    assert with_llm["summary"]["llm"] == llm_summary
+    assert extractive["summary"]["llm"]["asked"] == 0
     assert {q["mode"] for q in with_llm["questions"]} == {"llm"}
     assert with_llm["summary"]["citation_verbatim"] == extractive["summary"]["citation_verbatim"] == 1.0
     assert "extractive" in res.stdout and "llm" in res.stdout and len(llm.requests) == 4
