@@ -19,8 +19,13 @@ _AUX = (
     r"|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|hasn't|haven't|hadn't|won't|wouldn't)"
 )
 _YES_NO = re.compile(rf"^{_AUX}\b", re.I)
-_BETWEEN = re.compile(r"\bbetween\s+(.+?)\s+and\s+(.+)$", re.I)
-_VERSUS = re.compile(r"^(.+?)\s+(?:compared?\s+(?:to|with)|versus|vs\.?|against)\s+(.+)$", re.I)
+# "between A and B" compares only after a word that says so ("between 1000 and 1300" is a period).
+_BETWEEN = re.compile(
+    r"\b(?:differences?|distinctions?|differ|compare[sd]?|comparison|choose|choice|contrast)\b.*?"
+    r"\bbetween\s+(.+?)\s+and\s+(.+)$",
+    re.I,
+)
+_VERSUS = re.compile(r"^(.+?)\s+(?:compared?\s+(?:to|with)|versus|vs\.?)\s+(.+)$", re.I)
 _TEMPORAL = re.compile(
     rf"^{_AUX}\s+(.+?)\s+(?:before or after|after or before|before|after|earlier than|later than|sooner than)\s+(.+)$",
     re.I,
@@ -28,7 +33,7 @@ _TEMPORAL = re.compile(
 _BOTH = re.compile(r"\bboth\s+(.+?)\s+and\s+(.+?)(?:\s+(?:report|say|mention|agree|announce)\w*\b.*)?$", re.I)
 _COMPARATIVE = re.compile(
     r"\b(more|less|fewer|larger|bigger|smaller|higher|lower|greater|earlier|later|sooner|older|newer|cheaper|"
-    r"first|last|most|least|longer|shorter|differ\w*|compare\w*|same)\b",
+    r"faster|slower|better|worse|first|last|most|least|longer|shorter)\b",
     re.I,
 )
 _LEADING = re.compile(rf"^(?:(?:how|what|which|who|whose|when|where|why)\b\s*)?(?:{_AUX}\b\s*)?", re.I)
@@ -64,8 +69,10 @@ def _choice(text: str) -> tuple[str, str] | None:
     if not re.search(r"\bor\b", text, re.I):
         return None
     part = text.rsplit(",", 1)[-1] if "," in text else text
-    left, _, right = re.split(r"\s+(or)\s+", part, maxsplit=1, flags=re.I)
-    left, right = _side(left), right.strip()
+    pieces = re.split(r"\s+or\s+", part, maxsplit=1, flags=re.I)
+    if len(pieces) != 2:  # "or" before the last comma, or at an edge: no two alternatives here
+        return None
+    left, right = _side(pieces[0]), pieces[1].strip()
     if not left or not right:
         return None
     if "," not in text:
@@ -88,7 +95,10 @@ def classify(question: str) -> QuestionKind:
         if m:
             return QuestionKind("comparison", (_side(m.group(1)), _side(m.group(2))))
     choice = _choice(q)
-    if choice and (yes_no or _COMPARATIVE.search(q) or "," in q):
+    # "Did A or B ...?" / "Which was faster, A or B?" / "Was it higher in A or in B?": a comparative
+    # must come before the "or" ("upper or lower bounds" names a pair, it does not compare one).
+    before_or = re.split(r"\s+or\s+", q, maxsplit=1, flags=re.I)[0]
+    if choice and (yes_no or _COMPARATIVE.search(before_or)):
         return QuestionKind("comparison", choice)
     if yes_no:
         m = _TEMPORAL.match(q) or _BOTH.search(q)

@@ -168,7 +168,8 @@ class AskResponse(BaseModel):
     llm_dropped: dict[str, int] | None = Field(
         None,
         description="LLM mode: the LLM's sentences dropped, per reason (no_citation, unknown_source, "
-        "quote_not_found, unsupported, source_changed, preamble, refusal). None when no LLM was asked.",
+        "quote_not_found, unsupported, source_changed, preamble, refusal, fragment, repeated). "
+        "None when no LLM was asked.",
     )
     llm_fallback: str | None = Field(
         None,

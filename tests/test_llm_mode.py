@@ -353,8 +353,18 @@ def test_yes_no_and_comparison_questions_in_extractive_mode_quote_each_side(clie
     assert yes_no["short_answer"] is None and yes_no["answer"] == " … ".join(q["text"] for q in yes_no["quotes"])
     assert not re.match(r"(?i)(yes|no)\b", yes_no["answer"])
     assert comparison["question_kind"] == "comparison" and comparison["short_answer"] is None
-    if not comparison["abstained"]:
-        texts_ = [q["text"] for q in comparison["quotes"]]
-        assert any("Statement of Intent" in t for t in texts_) and any("memorandum" in t.lower() for t in texts_)
+    assert not comparison["abstained"]  # no sentence compares them; a quote for each side answers
+    texts_ = [q["text"] for q in comparison["quotes"]]
+    assert any("Statement of Intent" in t for t in texts_) and any("memorandum" in t.lower() for t in texts_)
+    assert comparison["answer"] == " … ".join(texts_)
     for body in (yes_no, comparison):
         assert_sound(client, body)
+
+
+def test_a_comparison_with_a_side_the_articles_never_name_abstains(client, llm):
+    llm.reset(lambda src: "unused")
+    body = client.post("/ask", json={"question": "Which was faster, the Eastport Marathon or the Tour de France?"})
+    assert body.status_code == 200
+    body = body.json()
+    assert body["question_kind"] == "comparison" and body["abstained"] and body["quotes"] == []
+    assert llm.requests == []  # an abstention is never handed to the LLM

@@ -69,3 +69,10 @@ def test_normalising_numbers_months_and_acronyms():
 def test_question_kinds(question, kind, sides):
     got = classify(question)
     assert (got.kind, got.sides) == (kind, sides)
+
+
+@pytest.mark.parametrize(
+    "question", ["or", "Or what?", "Who, or what, won it, finally", "Was it A or", "?", "or or or"]
+)
+def test_odd_questions_get_a_kind_and_never_an_error(question):
+    assert classify(question).kind in ("fact", "yes_no", "comparison")
