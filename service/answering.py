@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
-from service.analysis import terms
 from service.citations import Citer, Event
 from service.llm import PROMPT_CANDIDATES, LLMUnavailable, Source, generate, prompt
 from service.pipeline import Pipeline
@@ -18,7 +17,8 @@ from service.quotes import verified_quote
 from service.recency import newest_first
 from service.retrieval import Retrieved
 from service.schemas import AskResponse, Passage
-from service.stages import ABSTAIN_ANSWER, Offsets, Reading, verified_passages, verified_quotes
+from service.sides import quote_each_side
+from service.stages import ABSTAIN_ANSWER, Offsets, Reading, verified_passages
 from service.time_scope import TimeScope
 
 log = logging.getLogger(__name__)
@@ -104,53 +104,12 @@ def ask_events(
         }
     )
     if kind.kind != "fact":
-        extractive = _sided(extractive, kind, reading, retrieved)
+        extractive = quote_each_side(extractive, kind, reading, retrieved)
     # The LLM writes over an answer the decider accepted, never over an abstention: a
     # small model asked anyway answers from whatever it was shown.
     if pipeline.llm is None or extractive.abstained:
         return iter([Event("done", extractive)])
     return _llm_events(pipeline, question, kind, reading, retrieved, extractive, stream)
-
-
-def _sided(extractive: AskResponse, kind: QuestionKind, reading: Reading, retrieved: Retrieved) -> AskResponse:
-    """A yes/no or comparison question answered without a writing model: no short answer
-    (a phrase cannot say yes, no or which) and, per side, the best quote that names it.
-
-    No sentence states a comparison, so the reader's confidence in one is low and the
-    decider often abstains; when every side of a two-sided question has a quote (in the
-    reader's ranking, else among the retrieved sentences the question's time admits),
-    those quotes are the answer, at the reader's confidence."""
-    if extractive.abstained and not kind.sides:
-        return extractive
-    quotes = [] if extractive.abstained else list(extractive.quotes)
-    spans = [q for a in reading.answers for q in a.quotes]
-    spans += [
-        Offsets(h.row.doc_id, s, e)
-        for h in retrieved.hits
-        for i, (s, e) in enumerate(h.row.sentences)
-        if retrieved.admits(h.row, i)
-    ]
-    missing = 0
-    for wanted in kind.side_terms():
-        if any(wanted <= set(terms(q.text)) for q in quotes):
-            continue
-        for span in dict.fromkeys(spans):
-            found = verified_quotes([span], retrieved)
-            if found and wanted <= set(terms(found[0].text)) and found[0] not in quotes:
-                quotes.append(found[0])
-                break
-        else:
-            missing += 1
-    if extractive.abstained and (missing or not quotes):
-        return extractive
-    return extractive.model_copy(
-        update={
-            "abstained": False,
-            "short_answer": None,
-            "quotes": quotes,
-            "answer": " … ".join(q.text for q in quotes),
-        }
-    )
 
 
 def _llm_events(
