@@ -53,6 +53,9 @@ REFUSAL = re.compile(
 # A sentence the LLM did not cite is attributed to a source only when the source
 # supports it and holds at least this share of its content terms.
 ATTRIBUTE_OVERLAP = 2 / 3
+# A sentence that cites must share at least this share of its content terms with what it
+# cites: "Yes, the source number for this question is [1] [2]." states no claim to check.
+CITED_OVERLAP = 1 / 3
 DROP_REASONS = (
     "no_citation",
     "unknown_source",
@@ -212,13 +215,14 @@ class Citer:
         return PREAMBLE.sub("", text).strip()
 
     def _sentence(self, raw: str) -> Iterator[Event]:
-        text = self._tidy(" ".join(raw.split()))
+        said = " ".join(raw.split())
+        if MARKER.sub("", said).strip().endswith(":"):
+            self._drop(said, "preamble")
+            return
+        text = self._tidy(said)
         if not text:
             return
         bare = MARKER.sub("", text).strip()
-        if bare.endswith(":"):
-            self._drop(text, "preamble")
-            return
         if VERDICT.match(bare):
             self._verdict = bare[:1].upper() + bare[1:].lower().rstrip(".!") + "."
             return
@@ -252,7 +256,10 @@ class Citer:
 
         # The citation must support the sentence; else the one source that does becomes its citation.
         claims = support.claims(MARKER.sub("", text), self.question)
-        missing = claims.missing([self.sources[n].text for n in valid]) if valid else None
+        cited_text = " ".join(self.sources[n].text for n in valid)
+        missing = claims.missing([cited_text]) if valid else None
+        if valid and not missing and support.overlap(MARKER.sub("", text), cited_text) < CITED_OVERLAP:
+            missing = ["its words (it shares too few with what it cites)"]
         if not valid or missing:
             best = self._attribute(MARKER.sub("", text), claims)
             if best is None:
