@@ -175,9 +175,13 @@ def _log_drops(citer: Citer) -> None:
 
 def _sources(extractive: AskResponse, reading: Reading, retrieved: Retrieved) -> list[Source]:
     """The numbered sentences the LLM sees: the extractive answer's quotes (for a comparison,
-    each side's) first, then the reader's ranking."""
+    each side's) first, then the reader's ranking. When newer sources superseded older
+    ones (``service.recency``), only the newest article's sentences: a small model does
+    not weigh dates, and given both it quoted the outdated fact."""
     spans = [Offsets(q.doc_id, q.start, q.end) for q in extractive.quotes]
     spans += [q for a in reading.answers for q in a.quotes]
+    if extractive.superseded and extractive.quotes:
+        spans = [span for span in spans if span.doc_id == extractive.quotes[0].doc_id]
     out: list[Source] = []
     for doc_id, start, end in dict.fromkeys(spans):
         quote = verified_quote(retrieved.records.get(doc_id), start, end)

@@ -208,3 +208,29 @@ def test_llm_mode_gets_only_candidates_that_pass_the_time_rules(client, dated_in
     texts = list(seen[0].values())
     assert any("Omar Brandt" in t for t in texts)
     assert not any("Lila Haddad" in t or "Greta Holm" in t for t in texts)
+
+
+def test_llm_mode_sees_only_the_newest_article_when_sources_disagree(client, dated_index, embedder):
+    """A small model does not weigh dates: given both Harbor Light articles, SmolLM2 quoted
+    the outdated chief executive. The scripted LLM records what citeqa sends it."""
+    from service.answering import ask as ask_
+    from service.pipeline import build_pipeline
+
+    seen: list[dict[int, str]] = []
+    server = ScriptedLLM()
+
+    def script(sources: dict[int, str]) -> str:
+        seen.append(sources)
+        return f"{sources[1]} [1]"
+
+    server.reset(script)
+    try:
+        settings = dated_index.model_copy(update={"llm_base_url": server.base_url, "llm_timeout_s": 5.0})
+        pipeline = build_pipeline(settings, open_store(settings), embedder, clock=lambda: TODAY)
+        body = ask_(pipeline, "Who is the chief executive of Harbor Light Energy?")
+    finally:
+        server.close()
+    assert seen and seen[0]
+    assert all("will be its chief executive" not in t for t in seen[0].values())  # the older article's words
+    assert body.mode == "llm" and body.superseded and "Daniel Reyes" in body.answer
+    assert {q.doc_id for q in body.quotes} == {"harbor-light-reyes-takes-over.md"}
