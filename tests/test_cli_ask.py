@@ -21,7 +21,7 @@ def test_ask_json_and_human_output(tmp_path):
     assert body["abstained"] is False and body["short_answer"]["text"] == "$175 million"
     assert set(body) == {
         *("question", "answer", "abstained", "confidence", "as_of", "superseded", "mode", "short_answer"),
-        *("quotes", "passages"),
+        *("quotes", "passages", "question_kind", "llm_dropped", "llm_fallback"),
     }
     human = run_cli("ask", QUESTION, "--top-k", "2", env=env)
     assert human.returncode == 0
