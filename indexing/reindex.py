@@ -72,6 +72,14 @@ def embed_text(article: Article, chunk: Chunk) -> str:
     return _titled(article.context_title, chunk.text)
 
 
+def embed_spans(article: Article, chunk: Chunk) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The text the chunk vector encodes and its sentences' spans in that text (the
+    chunk's sentence offsets are the article's; the title line shifts them)."""
+    text = embed_text(article, chunk)
+    shift = len(text) - len(chunk.text) - chunk.start
+    return text, tuple((s + shift, e + shift) for s, e in chunk.sentences)
+
+
 def _titled(title: str, text: str) -> str:
     return f"{title}\n{text}" if title and not text.startswith(title) else text
 
@@ -86,10 +94,7 @@ def _embed(batch: list[Prepared], embedder: Embedder) -> Callable[[], list[Artic
     for p in batch:
         chunk_rows = []
         for c in p.chunks:
-            text = embed_text(p.article, c)
-            shift = len(text) - len(c.text) - c.start  # article offsets -> offsets in the text embedded
-            key = (text, tuple((s + shift, e + shift) for s, e in c.sentences))
-            chunk_rows.append(texts.setdefault(key, len(texts)))
+            chunk_rows.append(texts.setdefault(embed_spans(p.article, c), len(texts)))
         rows.append(chunk_rows)
     collect = embedder.embed_spans_async([t for t, _ in texts], [spans for _, spans in texts])
 

@@ -29,7 +29,7 @@ from indexing.corpus import load_corpus
 from indexing.embedding import Embedder
 from indexing.nlp import annotate, load_pipeline
 from indexing.parsing import prepare
-from indexing.reindex import embed_text
+from indexing.reindex import embed_spans
 from service.settings import Settings
 
 
@@ -37,12 +37,11 @@ def floor(corpus: Path, settings: Settings) -> dict[str, float]:
     """Seconds for the spaCy pass and the embedding pass alone (models preloaded)."""
     articles = load_corpus(corpus, max_article_bytes=settings.max_article_bytes).articles
     prepared = prepare(articles, settings)  # warm-up, and the exact texts to embed
-    texts: dict[str, list[tuple[int, int]]] = {}  # chunk text embedded -> its sentences' spans in it
+    texts: dict[str, tuple[tuple[int, int], ...]] = {}  # chunk text embedded -> its sentences' spans in it
     for p in prepared:
         for c in p.chunks:
-            text = embed_text(p.article, c)
-            shift = len(text) - len(c.text) - c.start
-            texts.setdefault(text, [(s + shift, e + shift) for s, e in c.sentences])
+            text, spans = embed_spans(p.article, c)
+            texts.setdefault(text, spans)
     load_pipeline()
     embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
     embedder.embed(list(texts)[:32])
