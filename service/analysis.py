@@ -125,6 +125,12 @@ QUESTION_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def asking_terms() -> frozenset[str]:
+    """QUESTION_WORDS and their stems: what a question is made of, not what it is about."""
+    return frozenset(terms(" ".join(QUESTION_WORDS))) | QUESTION_WORDS
+
+
 PERSONISH = {"PERSON": 1.0, "ORG": 0.7, "GPE": 0.5, "NORP": 0.5}
 TYPE_RULES: list[tuple[re.Pattern[str], dict[str, float]]] = [
     (
@@ -187,7 +193,7 @@ class QuestionInfo:
 def analyze(question: str) -> QuestionInfo:
     """Terms, stated constraints and the expected answer type of a question."""
     all_terms = list(dict.fromkeys(terms(question)))
-    qwords = set(terms(" ".join(QUESTION_WORDS))) | QUESTION_WORDS
+    qwords = asking_terms()
     content = [t for t in all_terms if t not in qwords]
     years = YEAR.findall(question)
     quarters = [q.lower() for q in _QUARTER.findall(question)]

@@ -75,7 +75,6 @@ ABBREVIATION = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Prof|No|vs|etc|Inc|Corp|Co|Ltd|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec))\.$"
 )
-_FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
 
 
 @dataclass
@@ -91,7 +90,7 @@ def _normalised(text: str) -> tuple[str, list[int]]:
     """``text`` folded (quotes, dashes, case, whitespace runs) and, per output char, its index in ``text``."""
     out: list[str] = []
     where: list[int] = []
-    for i, ch in enumerate(text.translate(_FOLD).lower()):
+    for i, ch in enumerate(text.translate(support.FOLD).lower()):
         if ch.isspace():
             if out and out[-1] == " ":
                 continue

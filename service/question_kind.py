@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from service.analysis import QUESTION_WORDS, terms
+from service.analysis import asking_terms, terms
 
 _AUX = (
     r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must"
@@ -50,7 +50,7 @@ class QuestionKind:
     def side_terms(self) -> list[set[str]]:
         """Per side, the terms a quote must contain to speak for it: its names and
         numbers when it has any, else its content terms."""
-        asking = set(terms(" ".join(QUESTION_WORDS))) | QUESTION_WORDS
+        asking = asking_terms()
         out = []
         for side in self.sides:
             named = [w for i, w in enumerate(re.findall(r"[\w$%.-]+", side)) if w[:1].isupper() or w[:1].isdigit()]

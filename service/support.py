@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from service.analysis import QUESTION_WORDS, stopwords, terms
+from service.analysis import asking_terms, stopwords, terms
 
 _AMOUNT = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s*(million|billion|trillion|thousand|mn|bn|m|b|k)\b)?",
@@ -42,12 +42,13 @@ _MONTH_WORD = re.compile(
 )
 _CAPITALISED = re.compile(r"(?u)\b[A-Z][\w'’.&-]*")
 _NAME_LABELS = frozenset("PERSON ORG GPE LOC NORP FAC EVENT PRODUCT WORK_OF_ART LAW".split())
-_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+# Typographic quotes, dashes and no-break spaces to their plain forms (service.citations folds with it too).
+FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
 
 
 def fold(text: str) -> str:
     """Lower case, no diacritics, straight quotes, no dots inside acronyms ("U.S." -> "us")."""
-    t = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    t = unicodedata.normalize("NFKD", text.translate(FOLD))
     t = "".join(ch for ch in t if not unicodedata.combining(ch)).lower()
     return re.sub(r"\b([a-z])\.(?=[a-z]\.|[a-z]\b)", r"\1", t).replace("'s ", " ")
 
@@ -131,14 +132,19 @@ class Claims:
 
     def missing(self, sources: list[str]) -> list[str]:
         """The claims no source contains (empty: supported)."""
-        text = " ".join(sources)
-        have_amounts, have_words = amounts(text), _words(text)
-        have_months = months(text)
+        have_amounts, have_words, have_months = _holds(" ".join(sources))
         out = [a for a in sorted(self.amounts) if a not in have_amounts]
         out += [m for m in sorted(self.months) if m not in have_months]
         out += [d for d in sorted(self.days) if d not in have_words]
         out += [n for n in sorted(self.names) if n not in have_words]
         return out
+
+
+@lru_cache(maxsize=256)
+def _holds(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """A source's amounts, words and months (the citer asks this of the same few
+    sources for every sentence, and of each one again when attributing)."""
+    return frozenset(amounts(text)), frozenset(_words(text)), frozenset(months(text))
 
 
 def claims(sentence: str, question: str) -> Claims:
@@ -155,7 +161,7 @@ def claims(sentence: str, question: str) -> Claims:
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content terms, without the words questions are made of."""
-    asking = set(terms(" ".join(QUESTION_WORDS))) | QUESTION_WORDS
+    asking = asking_terms()
     return {t for t in terms(text) if t not in asking}
 
 

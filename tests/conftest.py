@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -79,30 +80,40 @@ def seed_index(tmp_path_factory, embedder) -> tuple[Settings, Store]:
     return settings, store
 
 
+@contextmanager
+def serving(command: list[str], log_path: Path, health_url: str, timeout: float, what: str) -> Iterator[None]:
+    """Run a real server process until ``health_url`` answers 200 (failing the test with
+    its log when it exits or does not start in time), then stop it."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(health_url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            proc.kill()
+            pytest.fail(f"{what} did not start:\n" + log_path.read_text(errors="replace")[-3000:])
+        try:
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     """A real Chroma server (`chroma run`) on a free loopback port."""
     path = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
-    log = open(path / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(path / "db"), "--port", str(port), "--host", "127.0.0.1"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start: " + (path / "server.log").read_text(errors="replace"))
-    yield "127.0.0.1", port
-    proc.terminate()
-    proc.wait(10)
+    command = [str(CHROMA), "run", "--path", str(path / "db"), "--port", str(port), "--host", "127.0.0.1"]
+    with serving(command, path / "server.log", f"http://127.0.0.1:{port}/api/v2/heartbeat", 60, "chroma run"):
+        yield "127.0.0.1", port
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -137,23 +148,7 @@ def smollm2(tmp_path_factory) -> Iterator[str]:
     OpenAI-compatible server through `citeqa llm-server`; yields its /v1 base URL."""
     path = tmp_path_factory.mktemp("smollm2")
     port = free_port()
-    log = open(path / "server.log", "wb")
-    proc = subprocess.Popen([str(CITEQA), "llm-server", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError(f"the SmolLM2 server did not start:\n{(path / 'server.log').read_text()[-3000:]}")
-    yield base_url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    command = [str(CITEQA), "llm-server", "--port", str(port)]
+    with serving(command, path / "server.log", f"{base_url}/models", 180, "the SmolLM2 server"):
+        yield base_url
