@@ -296,16 +296,23 @@ class Embedder:
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]] | None,
         progress: Callable[[int], None] | None,
-        known: list[list[int]] | None = None,
+        tokenized: list[list[int]] | None = None,
     ) -> Callable[[], tuple[np.ndarray, list[np.ndarray]]]:
-        """Queue texts (and token ``spans``) on the children; ``known`` holds the token ids of a prefix of ``texts``."""
-        head = known or []
-        rest = list(texts[len(head) :])
-        tokens = head + ([e.ids for e in self._unpadded.encode_batch(rest)] if rest else [])
+        """Queue texts (and token ``spans``) on the children.
+
+        ``tokenized``: token ids the caller already has for the first texts (the spans
+        were computed from them); the rest are tokenized here."""
+        tokens = list(tokenized or [])
+        rest = list(texts[len(tokens) :])
+        if rest:
+            tokens += [e.ids for e in self._unpadded.encode_batch(rest)]
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
         groups = [order[lo:hi] for lo, hi in batches_by_length([len(tokens[i]) for i in order], self.batch_size)]
         workers = self.bulk_workers()
-        futures = [workers.submit([tokens[i] for i in idx], spans and [spans[i] for i in idx]) for idx in groups]
+        futures = []
+        for idx in groups:
+            batch_spans = None if spans is None else [spans[i] for i in idx]
+            futures.append(workers.submit([tokens[i] for i in idx], batch_spans))
 
         def collect() -> tuple[np.ndarray, list[np.ndarray]]:
             out = np.zeros((len(texts), self.dimension), dtype=np.float32)
