@@ -108,7 +108,24 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
     pairs = read_jsonl(paths.run_dir / "train-pairs.jsonl")
     summary = train(pairs, paths.run_dir, seed, max_steps=max_steps)
     _timing(paths, "train", summary["train_seconds"])
-    if config.HARD_PASS:
+    if config.LIST_PASS:
+        from .data import build_list_groups
+
+        list_pairs, groups, counts = build_list_groups(load_paragraphs(paths, "training"), seed)
+        _log(paths, f"list pass data: {json.dumps(counts)}")
+        (paths.run_dir / "list-summary.json").write_text(json.dumps(counts, indent=1) + "\n")
+        second = train(
+            list_pairs,
+            paths.run_dir,
+            seed,
+            max_steps=max_steps,
+            init=paths.run_dir / "reader-final.pt",
+            lr=config.LIST_LR,
+            stage="-list",
+            groups=groups,
+        )
+        _timing(paths, "train_list", second["train_seconds"])
+    elif config.HARD_PASS:
         hard = train(
             hard_pairs(pairs, seed),
             paths.run_dir,
@@ -178,12 +195,19 @@ def main(argv: list[str] | None = None) -> int:
         default=config.HARD_PASS,
         help="a second pass over positives and plausible-answer negatives (config.HARD_*)",
     )
+    ap.add_argument(
+        "--list-pass",
+        action=argparse.BooleanOptionalAction,
+        default=config.LIST_PASS,
+        help="instead of the hard pass: one softmax per question over its paragraph's sentences and a no-answer slot (config.LIST_*)",
+    )
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
     config.PER_CHANNEL = args.per_channel
     config.CHECKPOINT_EVERY = args.checkpoint_every
     config.HARD_PASS = args.hard_pass
+    config.LIST_PASS = args.list_pass
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

@@ -46,10 +46,26 @@ HARD_PARAGRAPH_SHARE = 0.15
 HARD_LR = 2e-5
 HARD_PASS = True  # the committed model has one; v1 had none (--no-hard-pass)
 
+# List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
+# softmax per training question over LIST_SIZE sentences of its paragraph (the gold or
+# plausible-answer sentence and sampled others) plus a learned no-answer slot. It trains the
+# decision the product makes: is the best sentence better than "no answer"?
+LIST_PASS = False
+LIST_SIZE = 4
+LIST_QUESTIONS_PER_BATCH = 8  # about 8 x 3.7 = 30 sequences a step, like BATCH_SIZE
+LIST_LR = 2e-5
+LIST_CHUNKS = 3  # length-sorted sub-batches per step (forward only; one optimiser step)
+LIST_NULL_LR = 5e-3  # the no-answer slot's own rate (one scalar, starts at 0)
+
+
+def second_stage() -> str:
+    """The suffix of the second pass's files: '-list', '-hard' or '' (no second pass)."""
+    return "-list" if LIST_PASS else "-hard" if HARD_PASS else ""
+
 
 def final_weights(run_dir: Path) -> Path:
-    """The weights the export reads: the hard pass's when the recipe runs one."""
-    return run_dir / ("reader-final-hard.pt" if HARD_PASS else "reader-final.pt")
+    """The weights the export reads: the second pass's when the recipe runs one."""
+    return run_dir / f"reader-final{second_stage()}.pt"
 
 
 # Fixture

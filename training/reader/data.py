@@ -241,3 +241,40 @@ def write_manifest(path: Path, articles: list[Article], counts: dict, seed: int)
 
 def paragraphs_as_json(articles: list[Article]) -> list[dict]:
     return [asdict(p) | {"split": a.split} for a in articles for p in a.paragraphs]
+
+
+def build_list_groups(paragraphs: list[Paragraph], seed: int) -> tuple[list[dict], list[list[int]], dict]:
+    """The list pass's data: per training question, up to LIST_SIZE sentences of its paragraph.
+
+    An answerable question's group holds its positive (label 1) and sampled sentences holding no
+    gold answer; an unanswerable one's every plausible-answer sentence and sampled others, all
+    label 0 (the answer is the no-answer slot). Returns the flat pairs, each group's indices
+    into them, and counts."""
+    rng = random.Random(seed)
+    pairs: list[dict] = []
+    groups: list[list[int]] = []
+    counts = {"questions": 0, "answerable": 0, "unanswerable": 0, "skipped_crossing": 0}
+    for p in paragraphs:
+        for q in p.questions:
+            touched: set[int] = set()
+            for s, e, _ in q.answers:
+                touched |= overlapping(p.sentences, s, e)
+            if q.impossible:
+                out = [pair_record(q, p, i, 0, "plausible") for i in sorted(touched)]
+            else:
+                s, e, _ = q.answers[0]
+                i = containing_sentence(p.sentences, s, e)
+                if i is None:
+                    counts["skipped_crossing"] += 1
+                    continue
+                out = [pair_record(q, p, i, 1, "pos", (s, e))]
+            others = [i for i in range(len(p.sentences)) if i not in touched]
+            room = max(0, config.LIST_SIZE - len(out))
+            out += [pair_record(q, p, i, 0, "paragraph") for i in sorted(rng.sample(others, min(room, len(others))))]
+            groups.append(list(range(len(pairs), len(pairs) + len(out))))
+            pairs.extend(out)
+            counts["questions"] += 1
+            counts["unanswerable" if q.impossible else "answerable"] += 1
+    counts["pairs"] = len(pairs)
+    counts["mean_group"] = round(len(pairs) / max(1, len(groups)), 2)
+    return pairs, groups, counts

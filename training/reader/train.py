@@ -59,16 +59,16 @@ def encode_all(pairs: list[dict]) -> tuple[list[ReaderInput], np.ndarray, np.nda
     return items, labels, np.array(spans, dtype=np.int64).reshape(-1, 2)
 
 
-def epoch_batches(lengths: np.ndarray, seed: int, epoch: int) -> list[np.ndarray]:
-    """Shuffled batches of similar length (sorted inside mega-batches), in a seeded order."""
+def epoch_batches(lengths: np.ndarray, seed: int, epoch: int, size: int = config.BATCH_SIZE) -> list[np.ndarray]:
+    """Shuffled batches of ``size`` units of similar length (sorted inside mega-batches), in a seeded order."""
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
-    mega = config.BATCH_SIZE * config.LENGTH_BUCKET
+    mega = size * config.LENGTH_BUCKET
     batches = []
     for m in range(0, len(order), mega):
         chunk = order[m : m + mega]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i : i + config.BATCH_SIZE] for i in range(0, len(chunk), config.BATCH_SIZE)]
+        batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -81,9 +81,24 @@ def to_tensors(items: list[ReaderInput]) -> tuple[dict[str, torch.Tensor], torch
     return {k: torch.from_numpy(v) for k, v in arrays.items()}, torch.from_numpy(mask)
 
 
-def loss_fn(outputs, labels, spans, sentence_mask):
+def list_loss(answer_logit, labels, sizes: list[int], null):
+    """Cross-entropy of one softmax per question over its sentences' logits and the no-answer
+    slot ``null``; the target is the positive sentence, or the slot when the group has none."""
+    losses = []
+    for logits, y in zip(torch.split(answer_logit, sizes), torch.split(labels, sizes), strict=True):
+        scores = torch.cat([logits, null.reshape(1)])
+        target = int(y.argmax()) if y.max() > 0 else len(logits)
+        losses.append(F.cross_entropy(scores.unsqueeze(0), torch.tensor([target])))
+    return torch.stack(losses).mean()
+
+
+def loss_fn(outputs, labels, spans, sentence_mask, sizes: list[int] | None = None, null=None):
+    """Answer loss (BCE per pair, or the list loss when ``sizes`` groups the batch) + weighted span loss."""
     answer_logit, start, end = outputs
-    bce = F.binary_cross_entropy_with_logits(answer_logit, labels)
+    if sizes is None:
+        bce = F.binary_cross_entropy_with_logits(answer_logit, labels)
+    else:
+        bce = list_loss(answer_logit, labels, sizes, null)
     valid = spans[:, 0] >= 0
     if valid.any():
         start = start.masked_fill(~sentence_mask, -1e4)[valid]
@@ -92,6 +107,34 @@ def loss_fn(outputs, labels, spans, sentence_mask):
     else:
         span = answer_logit.new_zeros(())
     return bce + config.SPAN_LOSS_WEIGHT * span, bce, span
+
+
+def forward(model, batch: list[ReaderInput], grouped: bool):
+    """The model's outputs for a batch, rows in batch order; also the sentence mask and padded tokens.
+
+    A grouped batch mixes sentences of every length (each question's group stays whole), so it
+    runs as LIST_CHUNKS length-sorted chunks padded apart: the same outputs, a third less padding."""
+    if not grouped:
+        inputs, mask = to_tensors(batch)
+        return model(**inputs), mask, int(inputs["input_ids"].numel())
+    order = sorted(range(len(batch)), key=lambda i: len(batch[i].input_ids))
+    chunks = np.array_split(np.array(order), config.LIST_CHUNKS)
+    width = max(len(x.input_ids) for x in batch)
+    logit = torch.zeros(len(batch))
+    start, end = torch.full((len(batch), width), -1e4), torch.full((len(batch), width), -1e4)
+    mask = torch.zeros((len(batch), width), dtype=torch.bool)
+    n_tokens = 0
+    for idx in chunks:
+        inputs, m = to_tensors([batch[i] for i in idx])
+        a, s, e = model(**inputs)
+        w = m.shape[1]
+        rows = torch.from_numpy(idx)
+        logit = logit.index_put((rows,), a)
+        start = start.index_put((rows,), F.pad(s, (0, width - w), value=-1e4))
+        end = end.index_put((rows,), F.pad(e, (0, width - w), value=-1e4))
+        mask[rows, :w] = m
+        n_tokens += int(inputs["input_ids"].numel())
+    return (logit, start, end), mask, n_tokens
 
 
 def _save(path: Path, obj) -> None:
@@ -125,10 +168,14 @@ def train(
     init: Path | None = None,
     lr: float = config.LR,
     stage: str = "",
+    groups: list[list[int]] | None = None,
 ) -> dict:
     """Train (or resume) and return the summary; the weights land in run_dir/reader-final{stage}.pt.
 
-    ``init``: start from these weights (a first pass's reader-final.pt) instead of the base."""
+    ``init``: start from these weights (a first pass's reader-final.pt) instead of the base.
+    ``groups``: each question's pair indices: the list objective (``list_loss``) over a learned
+    no-answer slot, folded into the answer head's bias at the end, so that sigmoid(answer_logit)
+    is the sentence's odds against "no answer"."""
     final = run_dir / f"reader-final{stage}.pt"
     summary_path = run_dir / f"train-summary{stage}.json"
     if final.exists() and summary_path.exists():
@@ -148,22 +195,30 @@ def train(
         f"{int(labels.sum())} positive, {int((spans[:, 0] >= 0).sum())} with a span label, "
         f"{sum(x.used_previous for x in items)} with the previous sentence, {sum(x.sentence_truncated for x in items)} truncated"
     )
-    per_epoch = math.ceil(len(items) / config.BATCH_SIZE)
+    if groups is None:
+        units, unit_lengths, size = None, lengths, config.BATCH_SIZE
+    else:
+        units = [np.array(g) for g in groups]
+        unit_lengths, size = np.array([lengths[g].sum() for g in units]), config.LIST_QUESTIONS_PER_BATCH
+    per_epoch = math.ceil(len(unit_lengths) / size)
     total = per_epoch * epochs if max_steps is None else min(max_steps, per_epoch * epochs)
     warmup = max(1, int(config.WARMUP_FRACTION * total))
 
     model = build_reader()
     if init is not None:
         model.load_state_dict(torch.load(init, weights_only=True))
+    null = torch.nn.Parameter(torch.zeros(()))  # the no-answer slot's logit (list objective only)
     no_decay = ("bias", "LayerNorm.weight")
-    groups = [
+    param_groups = [
         {
             "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
             "weight_decay": config.WEIGHT_DECAY,
         },
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optim = torch.optim.AdamW(groups, lr=lr)
+    if groups is not None:  # one scalar: at the encoder's rate it could move only ~0.02 in a pass
+        param_groups.append({"params": [null], "weight_decay": 0.0, "lr": config.LIST_NULL_LR})
+    optim = torch.optim.AdamW(param_groups, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )
@@ -179,6 +234,8 @@ def train(
         ):
             raise RuntimeError(f"{ckpt_path} is from another run (total/seed/pairs differ): remove it to start afresh")
         model.load_state_dict(ck["model"])
+        with torch.no_grad():
+            null.copy_(ck.get("null", torch.zeros(())))
         optim.load_state_dict(ck["optim"])
         sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["torch_rng"])
@@ -195,6 +252,7 @@ def train(
             ckpt_path,
             {
                 "model": model.state_dict(),
+                "null": null.detach().clone(),
                 "optim": optim.state_dict(),
                 "sched": sched.state_dict(),
                 "torch_rng": torch.get_rng_state(),
@@ -214,13 +272,17 @@ def train(
     while step < total:
         epoch, idx = divmod(step, per_epoch)
         if epoch not in order:
-            order = {epoch: epoch_batches(lengths, seed, epoch)}
+            order = {epoch: epoch_batches(unit_lengths, seed, epoch, size)}
         batch = order[epoch][idx]
-        inputs, sent_mask = to_tensors([items[i] for i in batch])
+        sizes = None
+        if units is not None:
+            sizes = [len(units[u]) for u in batch]
+            batch = np.concatenate([units[u] for u in batch])
         y = torch.from_numpy(labels[batch])
         sp = torch.from_numpy(spans[batch])
         t = time.time()
-        loss, bce, span = loss_fn(model(**inputs), y, sp, sent_mask)
+        outputs, sent_mask, n_tokens = forward(model, [items[i] for i in batch], grouped=units is not None)
+        loss, bce, span = loss_fn(outputs, y, sp, sent_mask, sizes, null)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -230,13 +292,13 @@ def train(
         step += 1
         pairs_seen += len(batch)
         window_pairs += len(batch)
-        window_tokens += int(inputs["input_ids"].numel())
+        window_tokens += n_tokens
         lv = loss.item()
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         if step % config.LOG_EVERY == 0 or step == total:
             dt = time.time() - window_t
             rate = window_pairs / max(dt, 1e-9)
-            eta = (total - step) * config.BATCH_SIZE / max(rate, 1e-9)
+            eta = (total - step) * window_pairs / config.LOG_EVERY / max(rate, 1e-9)
             log(
                 f"step {step}/{total} epoch {epoch + 1} loss {lv:.4f} (ema {ema:.4f}, bce {bce.item():.4f}, "
                 f"span {span.item():.4f}) lr {sched.get_last_lr()[0]:.2e} {rate:.1f} pairs/s "
@@ -247,6 +309,9 @@ def train(
             checkpoint()
             log(f"checkpoint at step {step}")
     model.eval()
+    if groups is not None:
+        with torch.no_grad():
+            model.answer.bias -= null
     _save(final, model.state_dict())
     summary = {
         "pairs": len(items),
@@ -259,9 +324,11 @@ def train(
         "warmup_steps": warmup,
         "seed": seed,
         "train_seconds": round(elapsed, 1),
-        "pairs_per_second": round(total * config.BATCH_SIZE / max(elapsed, 1e-9), 2)
-        if max_steps is None
-        else round(pairs_seen / max(elapsed, 1e-9), 2),
+        "pairs_per_second": round(
+            (len(items) * total / per_epoch if max_steps is None else pairs_seen) / max(elapsed, 1e-9), 2
+        ),
+        "objective": "list" if groups is not None else "bce",
+        "null_logit": round(float(null.detach()), 4) if groups is not None else None,
         "mean_tokens": round(float(lengths.mean()), 1),
         "final_loss_ema": round(ema, 4),
         "span_loss_weight": config.SPAN_LOSS_WEIGHT,
