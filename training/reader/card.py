@@ -27,7 +27,9 @@ def _variant_flags(paths: Paths) -> str:
         flags += f" --span-weight {config.SPAN_LOSS_WEIGHT:g}"
     if not config.PER_CHANNEL:
         flags += " --no-per-channel"
-    if not config.HARD_PASS:
+    if config.LIST_PASS:
+        flags += " --list-pass"
+    elif not config.HARD_PASS:
         flags += " --no-hard-pass"
     return flags
 
@@ -111,7 +113,10 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "splits": {k: list(v) for k, v in SPLITS.items()},
         "data_counts": data,
         "training": train,
-        "training_hard_pass": load("train-summary-hard.json") if config.HARD_PASS else None,
+        "training_hard_pass": load("train-summary-hard.json") if config.HARD_PASS and not config.LIST_PASS else None,
+        "training_list_pass": (load("train-summary-list.json") | {"data": load("list-summary.json")})
+        if config.LIST_PASS
+        else None,
         "export": export,
         "heldout": heldout,
         "timings_seconds": timings,
@@ -175,7 +180,7 @@ def write_card(paths: Paths, info: dict) -> None:
     )
     enc_src = textwrap.indent(inspect.getsource(encoding.encode_pair), "    ")
     minutes = lambda s: "–" if s is None else f"{s / 60:.1f} min"  # noqa: E731
-    total = sum(v for k, v in t.items() if k in ("data", "train", "train_hard", "export", "evaluate"))
+    total = sum(v for k, v in t.items() if k in ("data", "train", "train_hard", "train_list", "export", "evaluate"))
     hard = info.get("training_hard_pass") or {}
     hard_note = (
         ""
@@ -189,6 +194,22 @@ def write_card(paths: Paths, info: dict) -> None:
             "questions; the plausible-answer sentences are what decides abstention."
         )
     )
+    listed = info.get("training_list_pass") or {}
+    if listed:
+        ld = listed.get("data", {})
+        hard_note = (
+            f"\n- List pass (`--list-pass`), from the first pass's weights, instead of the hard pass: one softmax per "
+            f"training question over up to {config.LIST_SIZE} sentences of its paragraph (the positive, or every "
+            f"plausible-answer sentence, and sampled others; {ld.get('questions', '–')} questions, "
+            f"{listed.get('pairs', '–')} pairs, {ld.get('mean_group', '–')} a question) and a learned no-answer slot "
+            f"(its own rate {config.LIST_NULL_LR:g}; it ended at {listed.get('null_logit', '–')} and was folded into the "
+            f"answer head's bias, so sigmoid(answer_logit) is a sentence's odds against \"no answer\"); target: the "
+            f"positive, or the slot for an unanswerable question; lr {listed.get('lr', '–')}, "
+            f"{config.LIST_QUESTIONS_PER_BATCH} questions a step, {listed.get('steps', '–')} steps, same schedule shape; "
+            f"{minutes(listed.get('train_seconds'))} ({listed.get('pairs_per_second', '–')} pairs/s). Why: the product "
+            'answers when the best sentence beats "no answer"; pointwise BCE scores every sentence alone, and '
+            "the softmax puts the gradient on the sentence that scores highest."
+        )
     span_w = tr.get("span_loss_weight", 1.0)
     span_note = (
         ""
