@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         "--list-pass",
         action=argparse.BooleanOptionalAction,
         default=config.LIST_PASS,
-        help="instead of the hard pass: one softmax per question over its paragraph's sentences and a no-answer slot (config.LIST_*)",
+        help="instead of the hard pass: one softmax per question over its paragraph's sentences "
+        "and a no-answer slot (config.LIST_*)",
     )
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
