@@ -108,34 +108,29 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
     pairs = read_jsonl(paths.run_dir / "train-pairs.jsonl")
     summary = train(pairs, paths.run_dir, seed, max_steps=max_steps)
     _timing(paths, "train", summary["train_seconds"])
-    if config.LIST_PASS:
+    stage = config.second_stage()
+    if not stage:
+        return
+    groups = None
+    if stage == "-list":
         from .data import build_list_groups
 
-        list_pairs, groups, counts = build_list_groups(load_paragraphs(paths, "training"), seed)
+        pairs, groups, counts = build_list_groups(load_paragraphs(paths, "training"), seed)
         _log(paths, f"list pass data: {json.dumps(counts)}")
         (paths.run_dir / "list-summary.json").write_text(json.dumps(counts, indent=1) + "\n")
-        second = train(
-            list_pairs,
-            paths.run_dir,
-            seed,
-            max_steps=max_steps,
-            init=paths.run_dir / "reader-final.pt",
-            lr=config.LIST_LR,
-            stage="-list",
-            groups=groups,
-        )
-        _timing(paths, "train_list", second["train_seconds"])
-    elif config.HARD_PASS:
-        hard = train(
-            hard_pairs(pairs, seed),
-            paths.run_dir,
-            seed,
-            max_steps=max_steps,
-            init=paths.run_dir / "reader-final.pt",
-            lr=config.HARD_LR,
-            stage="-hard",
-        )
-        _timing(paths, "train_hard", hard["train_seconds"])
+    else:
+        pairs = hard_pairs(pairs, seed)
+    second = train(
+        pairs,
+        paths.run_dir,
+        seed,
+        max_steps=max_steps,
+        init=paths.run_dir / "reader-final.pt",
+        lr=config.LIST_LR if groups else config.HARD_LR,
+        stage=stage,
+        groups=groups,
+    )
+    _timing(paths, f"train_{stage[1:]}", second["train_seconds"])
 
 
 def step_export(paths: Paths) -> None:
