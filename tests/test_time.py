@@ -183,10 +183,10 @@ def test_an_answer_whose_time_cannot_be_checked_says_so_in_its_confidence(tmp_pa
     assert plain.adjust(reading, retrieved.fits) is reading
 
 
-def test_llm_mode_gets_only_candidates_that_pass_the_time_rules(client, dated_index, embedder):
-    """The scripted LLM (tests/llm_server.py: no model can be hosted here) records the
-    numbered sources citeqa sends it. In-process, beside the module's app (which holds
-    the data dir's writer lock)."""
+def _ask_with_scripted_llm(dated_index, embedder, question: str, reply) -> tuple[object, list[dict[int, str]]]:
+    """Ask in-process (beside the module's app, which holds the data dir's writer lock)
+    with the scripted LLM (tests/llm_server.py: no model can be hosted here) answering
+    ``reply(sources)``; returns the response and the numbered sources citeqa sent."""
     from service.answering import ask as ask_
     from service.pipeline import build_pipeline
 
@@ -195,15 +195,23 @@ def test_llm_mode_gets_only_candidates_that_pass_the_time_rules(client, dated_in
 
     def script(sources: dict[int, str]) -> str:
         seen.append(sources)
-        return "NO ANSWER"
+        return reply(sources)
 
     server.reset(script)
     try:
         settings = dated_index.model_copy(update={"llm_base_url": server.base_url, "llm_timeout_s": 5.0})
         pipeline = build_pipeline(settings, open_store(settings), embedder, clock=lambda: TODAY)
-        ask_(pipeline, "Who won the Eastport Marathon in 2025?")
+        body = ask_(pipeline, question)
     finally:
         server.close()
+    return body, seen
+
+
+def test_llm_mode_gets_only_candidates_that_pass_the_time_rules(client, dated_index, embedder):
+    """The scripted LLM records the numbered sources citeqa sends it."""
+    _, seen = _ask_with_scripted_llm(
+        dated_index, embedder, "Who won the Eastport Marathon in 2025?", lambda sources: "NO ANSWER"
+    )
     assert seen and seen[0], "the LLM was asked, with sources"
     texts = list(seen[0].values())
     assert any("Omar Brandt" in t for t in texts)
@@ -213,23 +221,12 @@ def test_llm_mode_gets_only_candidates_that_pass_the_time_rules(client, dated_in
 def test_llm_mode_sees_only_the_newest_article_when_sources_disagree(client, dated_index, embedder):
     """A small model does not weigh dates: given both Harbor Light articles, SmolLM2 quoted
     the outdated chief executive. The scripted LLM records what citeqa sends it."""
-    from service.answering import ask as ask_
-    from service.pipeline import build_pipeline
-
-    seen: list[dict[int, str]] = []
-    server = ScriptedLLM()
-
-    def script(sources: dict[int, str]) -> str:
-        seen.append(sources)
-        return f"{sources[1]} [1]"
-
-    server.reset(script)
-    try:
-        settings = dated_index.model_copy(update={"llm_base_url": server.base_url, "llm_timeout_s": 5.0})
-        pipeline = build_pipeline(settings, open_store(settings), embedder, clock=lambda: TODAY)
-        body = ask_(pipeline, "Who is the chief executive of Harbor Light Energy?")
-    finally:
-        server.close()
+    body, seen = _ask_with_scripted_llm(
+        dated_index,
+        embedder,
+        "Who is the chief executive of Harbor Light Energy?",
+        lambda sources: f"{sources[1]} [1]",
+    )
     assert seen and seen[0]
     assert all("will be its chief executive" not in t for t in seen[0].values())  # the older article's words
     assert body.mode == "llm" and body.superseded and "Daniel Reyes" in body.answer

@@ -21,48 +21,45 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from eval.bench.calibrate_reader import THRESHOLD_RULE, calibration_articles, calibration_figures, fit_logistic
+from eval.bench.calibrate_reader import THRESHOLD_RULE, calibration_articles, calibration_figures, fit_logistic, indexed
+from eval.golden import GoldenRow
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
-from indexing.reindex import reindex
-from indexing.store import Store, make_client
-from indexing.wiring import embedder_factory
 from service.answer_model import AnswerModel
 from service.pipeline import build_pipeline
 from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader
+from service.retrieval import Retrieved
 from service.rule_reader import FEATURES, RuleReader
-from service.settings import Settings
+from service.stages import Answer
 
 NAMES = [*FEATURES, "model_logit"]
 UNFITTED = HybridCalibration(0.0, {}, 0.0, {})
+
+
+def holds_answer(row: GoldenRow, answer: Answer | None, retrieved: Retrieved) -> bool:
+    """The label: the question is answerable and a quote (or the short answer) holds a gold answer."""
+    if answer is None or not row.answerable:
+        return False
+    spans = [*answer.quotes, *([answer.short] if answer.short else [])]
+    texts = [retrieved.records[d].text[s:e].lower() for d, s, e in spans]
+    return any(a.lower() in t for a in row.answers for t in texts)
 
 
 def collect(data: Path, articles: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, right, answerable), one row per question."""
     records, rows = load_squad(data, articles)
     xs, right, answerable = [], [], []
-    with tempfile.TemporaryDirectory(prefix="citeqa-calibrate-") as tmp:
-        corpus = write_squad_corpus(Path(tmp) / "corpus", records)
-        settings = Settings(data_dir=Path(tmp) / "data", corpus_dir=corpus)
-        store = Store(make_client(settings), settings.index_name())
-        get = embedder_factory(settings)
-        reindex(settings, store=store, get_embedder=get)
+    with indexed(lambda dest: write_squad_corpus(dest, records)) as (settings, store, get):
         reader = HybridReader(RuleReader(settings), AnswerModel(), UNFITTED)
         pipeline = build_pipeline(settings, store, get(), llm=None, reader=reader)
         for n, row in enumerate(rows):
             retrieved = pipeline.retriever.retrieve(row.question)
             reading, feats = reader.evidence(row.question, retrieved)
-            best = reading.best
-            texts = [retrieved.records[d].text[s:e].lower() for d, s, e in best.quotes] if best else []
-            if best and best.short:
-                d, s, e = best.short
-                texts.append(retrieved.records[d].text[s:e].lower())
             xs.append([feats.get(k, 0.0) for k in NAMES])
-            right.append(row.answerable and any(a.lower() in t for a in row.answers for t in texts))
+            right.append(holds_answer(row, reading.best, retrieved))
             answerable.append(row.answerable)
             if n % 250 == 0:
                 print(f"{n}/{len(rows)} questions read", flush=True)

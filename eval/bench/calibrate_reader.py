@@ -27,6 +27,8 @@ import argparse
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,19 @@ MANIFEST = Path(__file__).resolve().parents[2] / "training" / "reader" / "manife
 
 # Rank by the model's logit alone while the fit is made.
 UNFITTED = Calibration(1.0, 0.0, 1.0, 0.0, 0.0, {})
+
+
+@contextmanager
+def indexed(write_corpus: Callable[[Path], Path]) -> Iterator[tuple[Settings, Store, Callable]]:
+    """A fresh on-disk index of the corpus ``write_corpus(dir)`` writes, in a temporary
+    directory: (settings, store, embedder factory), for the calibration commands."""
+    with tempfile.TemporaryDirectory(prefix="citeqa-calibrate-") as tmp:
+        corpus = write_corpus(Path(tmp) / "corpus")
+        settings = Settings(data_dir=Path(tmp) / "data", corpus_dir=corpus)
+        store = Store(make_client(settings), settings.index_name())
+        get = embedder_factory(settings)
+        reindex(settings, store=store, get_embedder=get)
+        yield settings, store, get
 
 
 def calibration_articles(manifest: Path = MANIFEST) -> list[str]:
@@ -74,12 +89,7 @@ def collect(data: Path, articles: list[str]) -> list[dict]:
     """Per question: every candidate's (logit, pre-rank, holds a gold answer), and answerability."""
     records, rows = load_squad(data, articles)
     out = []
-    with tempfile.TemporaryDirectory(prefix="citeqa-calibrate-") as tmp:
-        corpus = write_squad_corpus(Path(tmp) / "corpus", records)
-        settings = Settings(data_dir=Path(tmp) / "data", corpus_dir=corpus)
-        store = Store(make_client(settings), settings.index_name())
-        get = embedder_factory(settings)
-        reindex(settings, store=store, get_embedder=get)
+    with indexed(lambda dest: write_squad_corpus(dest, records)) as (settings, store, get):
         reader = ModelReader(settings, calibration=UNFITTED)
         pipeline = build_pipeline(settings, store, get(), llm=None, reader=reader)
         for n, row in enumerate(rows):

@@ -28,24 +28,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from eval.bench.calibrate_hybrid import NAMES
+from eval.bench.calibrate_hybrid import NAMES, holds_answer
 from eval.bench.calibrate_hybrid import UNFITTED as HYBRID_UNFITTED
 from eval.bench.calibrate_reader import UNFITTED as MODEL_UNFITTED
-from eval.bench.calibrate_reader import calibration_articles, choose_threshold, fit_logistic
+from eval.bench.calibrate_reader import calibration_articles, choose_threshold, fit_logistic, indexed
 from eval.squad import SQUAD_DIR, TEST_ARTICLES, load_squad, write_squad_corpus
-from indexing.reindex import reindex
-from indexing.store import Store, make_client
-from indexing.wiring import embedder_factory
 from service.answer_model import MODEL_FILE, AnswerModel
 from service.pipeline import build_pipeline
 from service.reader import HybridReader, ModelReader
 from service.rule_reader import RuleReader
-from service.settings import Settings
+from service.stages import Answer, Offsets
 
 VARIANTS = ("hybrid", "hybrid+", "model", "model+", "joint")
 
@@ -53,34 +49,27 @@ VARIANTS = ("hybrid", "hybrid+", "model", "model+", "joint")
 def collect(out: Path, model_file: Path, which: str) -> None:
     model = AnswerModel(model_file)
     rows_out = []
-    with tempfile.TemporaryDirectory(prefix="citeqa-variants-") as tmp:
-        if which == "rgb":
-            from eval.rgb import load_rgb, write_rgb_corpus
+    if which == "rgb":
+        from eval.rgb import load_rgb, write_rgb_corpus
 
-            _, rows = load_rgb()
-            corpus = write_rgb_corpus(Path(tmp) / "corpus")
-        else:
-            articles = calibration_articles()
-            assert not set(articles) & set(TEST_ARTICLES)
-            records, rows = load_squad(SQUAD_DIR, articles)
-            corpus = write_squad_corpus(Path(tmp) / "corpus", records)
-        settings = Settings(data_dir=Path(tmp) / "data", corpus_dir=corpus)
-        store = Store(make_client(settings), settings.index_name())
-        get = embedder_factory(settings)
-        reindex(settings, store=store, get_embedder=get)
+        _, rows = load_rgb()
+        write_corpus = write_rgb_corpus
+    else:
+        articles = calibration_articles()
+        assert not set(articles) & set(TEST_ARTICLES)
+        records, rows = load_squad(SQUAD_DIR, articles)
+
+        def write_corpus(dest: Path) -> Path:
+            return write_squad_corpus(dest, records)
+
+    with indexed(write_corpus) as (settings, store, get):
         hybrid = HybridReader(RuleReader(settings), model, HYBRID_UNFITTED)
         model_reader = ModelReader(settings, model=model, calibration=MODEL_UNFITTED)
         pipeline = build_pipeline(settings, store, get(), llm=None, reader=hybrid)
         for n, row in enumerate(rows):
-
-            def holds(texts: list[str], row=row) -> bool:
-                return row.answerable and any(a.lower() in t for a in row.answers for t in texts)
-
             retrieved = pipeline.retriever.retrieve(row.question)
             reading, feats = hybrid.evidence(row.question, retrieved)
-            best = reading.best
-            spans = [*best.quotes, *([best.short] if best.short else [])] if best else []
-            first = best.quotes[0] if best else None
+            first = reading.best.quotes[0] if reading.best else None
             cands, scored = model_reader.scored(row.question, retrieved)
             rows_out.append(
                 {
@@ -88,13 +77,15 @@ def collect(out: Path, model_file: Path, which: str) -> None:
                     "answerable": row.answerable,
                     "hybrid": {
                         "features": [feats.get(k, 0.0) for k in NAMES],
-                        "right": holds([retrieved.records[d].text[s:e].lower() for d, s, e in spans]),
+                        "right": holds_answer(row, reading.best, retrieved),
                     },
                     "candidates": [
                         {
                             "logit": s.logit,
                             "prerank": c.prerank,
-                            "right": holds([c.text.lower()]),
+                            "right": holds_answer(
+                                row, Answer((Offsets(c.row.doc_id, c.start, c.end),), None, 0.0), retrieved
+                            ),
                             "rules": bool(first and first.doc_id == c.row.doc_id and first.start == c.start),
                         }
                         for c, s in zip(cands, scored, strict=True)

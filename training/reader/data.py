@@ -117,6 +117,20 @@ def pair_record(q: Question, p: Paragraph, i: int, label: int, kind: str, span: 
     return rec
 
 
+def answer_pairs(q: Question, p: Paragraph) -> tuple[set[int], list[dict] | None]:
+    """The sentences a question's (plausible) answers touch, and its answer pairs: every
+    plausible-answer sentence of an unanswerable question (label 0), or the positive of an
+    answerable one; None when that answer crosses a sentence boundary."""
+    touched: set[int] = set()
+    for s, e, _ in q.answers:
+        touched |= overlapping(p.sentences, s, e)
+    if q.impossible:
+        return touched, [pair_record(q, p, i, 0, "plausible") for i in sorted(touched)]
+    s, e, _ = q.answers[0]
+    i = containing_sentence(p.sentences, s, e)
+    return touched, None if i is None else [pair_record(q, p, i, 1, "pos", (s, e))]
+
+
 def _bm25(paragraphs: list[Paragraph]):
     """A BM25 index over every sentence of the given paragraphs."""
     import bm25s
@@ -162,20 +176,10 @@ def build_training_pairs(articles: list[Article], seed: int) -> tuple[list[dict]
     for n, (q, p) in enumerate(questions):
         counts["questions"] += 1
         counts["unanswerable" if q.impossible else "answerable"] += 1
-        out: list[dict] = []
-        touched: set[int] = set()
-        for s, e, _ in q.answers:
-            touched |= overlapping(p.sentences, s, e)
-        if q.impossible:
-            for i in sorted(touched):
-                out.append(pair_record(q, p, i, 0, "plausible"))
-        else:
-            s, e, _ = q.answers[0]
-            i = containing_sentence(p.sentences, s, e)
-            if i is None:
-                counts["crossing_answer_no_positive"] += 1
-            else:
-                out.append(pair_record(q, p, i, 1, "pos", (s, e)))
+        touched, out = answer_pairs(q, p)
+        if out is None:
+            counts["crossing_answer_no_positive"] += 1
+            out = []
         others = [i for i in range(len(p.sentences)) if i not in touched]
         for i in sorted(rng.sample(others, min(config.PARAGRAPH_NEGATIVES, len(others)))):
             out.append(pair_record(q, p, i, 0, "paragraph"))
@@ -256,18 +260,10 @@ def build_list_groups(paragraphs: list[Paragraph], seed: int) -> tuple[list[dict
     counts = {"questions": 0, "answerable": 0, "unanswerable": 0, "skipped_crossing": 0}
     for p in paragraphs:
         for q in p.questions:
-            touched: set[int] = set()
-            for s, e, _ in q.answers:
-                touched |= overlapping(p.sentences, s, e)
-            if q.impossible:
-                out = [pair_record(q, p, i, 0, "plausible") for i in sorted(touched)]
-            else:
-                s, e, _ = q.answers[0]
-                i = containing_sentence(p.sentences, s, e)
-                if i is None:
-                    counts["skipped_crossing"] += 1
-                    continue
-                out = [pair_record(q, p, i, 1, "pos", (s, e))]
+            touched, out = answer_pairs(q, p)
+            if out is None:
+                counts["skipped_crossing"] += 1
+                continue
             others = [i for i in range(len(p.sentences)) if i not in touched]
             room = max(0, config.LIST_SIZE - len(out))
             out += [pair_record(q, p, i, 0, "paragraph") for i in sorted(rng.sample(others, min(room, len(others))))]
