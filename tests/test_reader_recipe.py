@@ -43,3 +43,62 @@ def test_groups_are_seeded():
     gamma = CONTEXT.index("Gamma")
     p = _paragraph([Question("a", "Which is third?", False, [(gamma, gamma + 5, "Gamma")])])
     assert build_list_groups([p], seed=3)[0] == build_list_groups([p], seed=3)[0]
+
+
+# Near misses (training/reader/near_miss.py): a question whose changed year, number, name or
+# comparison word the gold sentence no longer matches.
+
+
+def test_a_year_or_number_is_changed_to_one_the_sentence_does_not_hold():
+    import random
+
+    from training.reader.near_miss import number_swaps, year_swaps
+
+    context = "In 2010 the club won 3 titles; in 2011 it won none."
+    for seed in range(20):
+        (changed,) = year_swaps("What did the club win in 2010?", context, random.Random(seed))
+        year = int(changed.split()[-1].rstrip("?"))
+        assert year not in (2010, 2011) and abs(year - 2010) <= 12
+        (changed,) = number_swaps("Who won 3 titles?", context, random.Random(seed))
+        assert changed != "Who won 3 titles?" and " 3 " not in changed
+    assert year_swaps("What did the club win in 1999?", context, random.Random(0)) == []  # 1999 is not in the text
+
+
+def test_an_antonym_needs_the_word_in_the_sentence_and_not_its_opposite():
+    from training.reader.near_miss import antonym_swaps
+
+    assert antonym_swaps("Which song was the most popular?", "The most popular song was X.") == [
+        "Which song was the least popular?",
+        "Which song was the most unpopular?",
+    ]
+    assert antonym_swaps("Which song was the most popular?", "X was the song people liked.") == []
+    assert antonym_swaps("Who came first?", "A came first and B came last.") == []  # both words there: no mismatch
+
+
+def test_a_name_is_swapped_for_another_of_its_kind_that_the_sentence_does_not_name():
+    import random
+
+    from training.reader.near_miss import entity_swaps
+
+    pool = {"PERSON": ["Maria Okafor", "John Smith", "Li Wei"], "GPE": ["France"]}
+    context = "Maria Okafor and Li Wei signed the deal in France."
+    outs = {entity_swaps("When did Maria Okafor sign?", context, pool, random.Random(s))[0] for s in range(10)}
+    assert outs == {"When did John Smith sign?"}  # Li Wei is in the sentence, France is another kind
+    assert entity_swaps("When did Ann Lee sign?", context, pool, random.Random(0)) == []
+
+
+def test_near_miss_pairs_are_negatives_of_the_gold_sentence_and_seeded():
+    from training.reader.near_miss import build_near_misses
+
+    ctx = "Rome won the cup in 1990. Paris won the cup in 1994. Berlin hosted it in 2006."
+    bounds = [(0, 25), (26, 51), (52, len(ctx))]
+    start = ctx.index("Paris")
+    q = Question("q1", "Which city won the cup in 1994?", False, [(start, start + 5, "Paris")])
+    u = Question("q2", "Which city lost the cup in 1994?", True, [(start, start + 5, "Paris")])
+    p = Paragraph("T#0", "T", ctx, bounds, [q, u])
+    pairs, counts = build_near_misses({"T": [p]}, seed=0)
+    assert counts["answerable"] == 1 and counts["made"] == 1  # unanswerable questions are never changed
+    (pair,) = pairs
+    assert pair["label"] == 0 and pair["kind"] == "near_miss" and pair["sentence"] == ctx[26:51]
+    assert pair["question"] != q.question and pair["near_miss"]["from"] == q.question
+    assert build_near_misses({"T": [p]}, seed=0)[0] == pairs

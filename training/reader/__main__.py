@@ -120,6 +120,8 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
         (paths.run_dir / "list-summary.json").write_text(json.dumps(counts, indent=1) + "\n")
     else:
         pairs = hard_pairs(pairs, seed)
+        if config.NEAR_MISS:
+            pairs += near_miss_pairs(paths, seed) * config.NEAR_MISS_REPEATS
     second = train(
         pairs,
         paths.run_dir,
@@ -131,6 +133,26 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
         groups=groups,
     )
     _timing(paths, f"train_{stage[1:]}", second["train_seconds"])
+
+
+def near_miss_pairs(paths: Paths, seed: int) -> list[dict]:
+    """The near-miss negatives of the training articles (cached in the run folder)."""
+    from .data import read_jsonl, write_jsonl
+    from .near_miss import build_near_misses
+
+    cache = paths.run_dir / "near-miss-pairs.jsonl"
+    if cache.exists():
+        return read_jsonl(cache)
+    by_article: dict[str, list] = {}
+    for p in load_paragraphs(paths, "training"):
+        by_article.setdefault(p.title, []).append(p)
+    pairs, counts = build_near_misses(by_article, seed)
+    if paths.smoke:
+        pairs = random.Random(seed).sample(pairs, min(50, len(pairs)))
+    write_jsonl(cache, pairs)
+    (paths.run_dir / "near-miss-summary.json").write_text(json.dumps(counts, indent=1) + "\n")
+    _log(paths, f"near misses: {json.dumps(counts)}")
+    return pairs
 
 
 def step_export(paths: Paths) -> None:
@@ -197,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of the hard pass: one softmax per question over its paragraph's sentences "
         "and a no-answer slot (config.LIST_*)",
     )
+    ap.add_argument(
+        "--near-miss",
+        action=argparse.BooleanOptionalAction,
+        default=config.NEAR_MISS,
+        help="add near-miss negatives (training questions with a year, number, entity or comparison word "
+        "changed; training/reader/near_miss.py) to the hard pass",
+    )
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
@@ -204,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     config.CHECKPOINT_EVERY = args.checkpoint_every
     config.HARD_PASS = args.hard_pass
     config.LIST_PASS = args.list_pass
+    config.NEAR_MISS = args.near_miss
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

@@ -15,6 +15,7 @@ from .splits import SPLITS
 if TYPE_CHECKING:
     from .__main__ import Paths
 
+NEAR_MISS_DEFAULT = config.NEAR_MISS  # the recipe's default, before the command line changes it
 COMMAND = "nice -n 10 .venv/bin/python -m training.reader all --seed {seed}"
 SETUP = ".venv/bin/pip install 'torch==2.13.0+cpu' && .venv/bin/pip install -e '.[train]'"
 
@@ -31,6 +32,8 @@ def _variant_flags(paths: Paths) -> str:
         flags += " --list-pass"
     elif not config.HARD_PASS:
         flags += " --no-hard-pass"
+    if config.NEAR_MISS != NEAR_MISS_DEFAULT:
+        flags += " --near-miss" if config.NEAR_MISS else " --no-near-miss"
     return flags
 
 
@@ -114,6 +117,7 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "data_counts": data,
         "training": train,
         "training_hard_pass": load("train-summary-hard.json") if config.HARD_PASS and not config.LIST_PASS else None,
+        "near_misses": load("near-miss-summary.json") if config.NEAR_MISS and not config.LIST_PASS else None,
         "training_list_pass": (load("train-summary-list.json") | {"data": load("list-summary.json")})
         if config.LIST_PASS
         else None,
@@ -194,6 +198,18 @@ def write_card(paths: Paths, info: dict) -> None:
             "questions; the plausible-answer sentences are what decides abstention."
         )
     )
+    near = info.get("near_misses") or {}
+    if hard and near:
+        hard_note += (
+            f"\n- Near misses (`--near-miss`, `training/reader/near_miss.py`) in the hard pass: {near.get('made', '–')} of "
+            f"the {near.get('answerable', '–')} answerable training questions with one year ({near.get('year', '–')}), "
+            f"number ({near.get('number', '–')}), named entity ({near.get('entity', '–')}, swapped for another of its kind "
+            f"the article names at least twice) or comparison word ({near.get('antonym', '–')}, its opposite) changed, "
+            "the changed token in the gold sentence and its replacement nowhere in it, the title or the previous "
+            f"sentence; each paired with the gold sentence as a negative ({config.NEAR_MISS_REPEATS}×). Why: the "
+            "training articles hold only 2,080 unanswerable questions, made by the same kinds of change; these are "
+            "also the product's misses on news (another year's winner, another officer, the opposite)."
+        )
     listed = info.get("training_list_pass") or {}
     if listed:
         ld = listed.get("data", {})

@@ -45,6 +45,11 @@ HARD_BM25_SHARE = 0.25
 HARD_PARAGRAPH_SHARE = 0.15
 HARD_LR = 2e-5
 HARD_PASS = True  # the committed model has one; v1 had none (--no-hard-pass)
+# Near misses (`--near-miss`, training/reader/near_miss.py): answerable training questions with
+# a year, number, entity or comparison word changed so that their gold sentence no longer
+# answers them, added to the hard pass as negatives (NEAR_MISS_REPEATS times each).
+NEAR_MISS = False
+NEAR_MISS_REPEATS = 1
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or
