@@ -56,3 +56,16 @@ def test_yes_no_and_comparison_rows_cover_both_corpora():
     for r in rows:
         if r.kind == "comparison":
             assert len(r.evidence) >= 2, r.id  # one quote per side
+
+
+def test_fresh_seed_questions_are_verbatim_and_half_near_misses():
+    """eval/golden-fresh.jsonl: questions written in session 13 before the change they measure."""
+    rows = load_golden(ROOT / "eval" / "golden-fresh.jsonl")
+    texts = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
+    ids = [r.id for r in rows]
+    assert len(ids) == len(set(ids)) >= 30
+    assert sum(not r.answerable for r in rows) >= 10
+    for r in rows:
+        for e in r.evidence:
+            assert e.quote in texts[e.doc_id], (r.id, e.quote)
+        assert not r.answerable or any(a in e.quote for a in r.answers for e in r.evidence), r.id

@@ -28,7 +28,7 @@ import numpy as np
 from eval.bench.calibrate_reader import THRESHOLD_RULE, calibration_articles, calibration_figures, fit_logistic, indexed
 from eval.golden import GoldenRow
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
-from service.answer_model import AnswerModel
+from service.answer_model import MODEL_FILE, AnswerModel
 from service.pipeline import build_pipeline
 from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader
 from service.retrieval import Retrieved
@@ -48,12 +48,14 @@ def holds_answer(row: GoldenRow, answer: Answer | None, retrieved: Retrieved) ->
     return any(a.lower() in t for a in row.answers for t in texts)
 
 
-def collect(data: Path, articles: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def collect(
+    data: Path, articles: list[str], model: AnswerModel | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, right, answerable), one row per question."""
     records, rows = load_squad(data, articles)
     xs, right, answerable = [], [], []
     with indexed(lambda dest: write_squad_corpus(dest, records)) as (settings, store, get):
-        reader = HybridReader(RuleReader(settings), AnswerModel(), UNFITTED)
+        reader = HybridReader(RuleReader(settings), model or AnswerModel(), UNFITTED)
         pipeline = build_pipeline(settings, store, get(), llm=None, reader=reader)
         for n, row in enumerate(rows):
             retrieved = pipeline.retriever.retrieve(row.question)
@@ -70,17 +72,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SQUAD_DIR)
     parser.add_argument("--out", type=Path, default=HYBRID_CALIBRATION)
+    parser.add_argument("--model", type=Path, default=MODEL_FILE, help="the answer model (ONNX) to calibrate")
     parser.add_argument("--l2", type=float, default=0.01, help="L2 weight of the logistic fit")
     args = parser.parse_args()
     articles = calibration_articles()
-    x, y, answerable = collect(args.data, articles)
+    model = AnswerModel(args.model)
+    x, y, answerable = collect(args.data, articles, model)
     w = fit_logistic(x, y.astype(float), l2=args.l2 * len(x))
     probs = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ w)))
     threshold, figures = calibration_figures(probs, y, answerable)
     body = {
         "format": HYBRID_FORMAT,
         "version": 1,
-        "model_sha256": AnswerModel().sha256(),
+        "model_sha256": model.sha256(),
         "label": "answerable, and the chosen quote or short answer holds a gold answer",
         "articles": articles,
         "fitted_by": f"python -m eval.bench.calibrate_hybrid --l2 {args.l2}",

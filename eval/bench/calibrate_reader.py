@@ -37,7 +37,7 @@ from eval.squad import SQUAD_DIR, TEST_ARTICLES, load_squad, write_squad_corpus
 from indexing.reindex import reindex
 from indexing.store import Store, make_client
 from indexing.wiring import embedder_factory
-from service.answer_model import AnswerModel
+from service.answer_model import MODEL_FILE, AnswerModel
 from service.pipeline import build_pipeline
 from service.reader import CALIBRATION, FORMAT, Calibration, ModelReader
 from service.settings import Settings
@@ -85,12 +85,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 100, l2: float = 1e-
     return w
 
 
-def collect(data: Path, articles: list[str]) -> list[dict]:
+def collect(data: Path, articles: list[str], model: AnswerModel | None = None) -> list[dict]:
     """Per question: every candidate's (logit, pre-rank, holds a gold answer), and answerability."""
     records, rows = load_squad(data, articles)
     out = []
     with indexed(lambda dest: write_squad_corpus(dest, records)) as (settings, store, get):
-        reader = ModelReader(settings, calibration=UNFITTED)
+        reader = ModelReader(settings, model, calibration=UNFITTED)
         pipeline = build_pipeline(settings, store, get(), llm=None, reader=reader)
         for n, row in enumerate(rows):
             cands, scored = reader.scored(row.question, pipeline.retriever.retrieve(row.question))
@@ -154,9 +154,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SQUAD_DIR)
     parser.add_argument("--out", type=Path, default=CALIBRATION)
+    parser.add_argument("--model", type=Path, default=MODEL_FILE, help="the answer model (ONNX) to calibrate")
     args = parser.parse_args()
     articles = calibration_articles()
-    rows = collect(args.data, articles)
+    model = AnswerModel(args.model)
+    rows = collect(args.data, articles, model)
     cand = np.array([c for r in rows for c in r["candidates"]], dtype=float)
     w = fit_logistic(cand[:, :2], cand[:, 2])
     best, right, answerable = [], [], []
@@ -178,7 +180,7 @@ def main() -> None:
     body = {
         "format": FORMAT,
         "version": 1,
-        "model_sha256": AnswerModel().sha256(),
+        "model_sha256": model.sha256(),
         "reader_candidates": Settings().reader_candidates,
         "rank": {"logit": round(float(w[0]), 6), "prerank": round(float(w[1]), 6)},
         "confidence": {"a": round(float(a), 6), "b": round(float(b), 6)},

@@ -121,7 +121,10 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
     else:
         pairs = hard_pairs(pairs, seed)
         if config.NEAR_MISS:
-            pairs += near_miss_pairs(paths, seed) * config.NEAR_MISS_REPEATS
+            near = near_miss_pairs(paths, seed)
+            if config.NEAR_MISS_SHARE < 1.0:
+                near = random.Random(seed).sample(near, round(config.NEAR_MISS_SHARE * len(near)))
+            pairs += near * config.NEAR_MISS_REPEATS
     second = train(
         pairs,
         paths.run_dir,
@@ -226,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         help="add near-miss negatives (training questions with a year, number, entity or comparison word "
         "changed; training/reader/near_miss.py) to the hard pass",
     )
+    ap.add_argument("--near-miss-share", type=float, default=config.NEAR_MISS_SHARE, help="the share of them used")
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
@@ -234,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     config.HARD_PASS = args.hard_pass
     config.LIST_PASS = args.list_pass
     config.NEAR_MISS = args.near_miss
+    config.NEAR_MISS_SHARE = args.near_miss_share
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

@@ -15,7 +15,8 @@ from .splits import SPLITS
 if TYPE_CHECKING:
     from .__main__ import Paths
 
-NEAR_MISS_DEFAULT = config.NEAR_MISS  # the recipe's default, before the command line changes it
+# The recipe's defaults, before the command line changes them.
+NEAR_MISS_DEFAULT, NEAR_MISS_SHARE_DEFAULT = config.NEAR_MISS, config.NEAR_MISS_SHARE
 COMMAND = "nice -n 10 .venv/bin/python -m training.reader all --seed {seed}"
 SETUP = ".venv/bin/pip install 'torch==2.13.0+cpu' && .venv/bin/pip install -e '.[train]'"
 
@@ -34,6 +35,8 @@ def _variant_flags(paths: Paths) -> str:
         flags += " --no-hard-pass"
     if config.NEAR_MISS != NEAR_MISS_DEFAULT:
         flags += " --near-miss" if config.NEAR_MISS else " --no-near-miss"
+    if config.NEAR_MISS and config.NEAR_MISS_SHARE != NEAR_MISS_SHARE_DEFAULT:
+        flags += f" --near-miss-share {config.NEAR_MISS_SHARE:g}"
     return flags
 
 

@@ -50,6 +50,7 @@ HARD_PASS = True  # the committed model has one; v1 had none (--no-hard-pass)
 # answers them, added to the hard pass as negatives (NEAR_MISS_REPEATS times each).
 NEAR_MISS = False
 NEAR_MISS_REPEATS = 1
+NEAR_MISS_SHARE = 1.0  # a seeded sample of them (--near-miss-share)
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or
