@@ -102,3 +102,20 @@ def test_near_miss_pairs_are_negatives_of_the_gold_sentence_and_seeded():
     assert pair["label"] == 0 and pair["kind"] == "near_miss" and pair["sentence"] == ctx[26:51]
     assert pair["question"] != q.question and pair["near_miss"]["from"] == q.question
     assert build_near_misses({"T": [p]}, seed=0)[0] == pairs
+
+
+def test_a_common_noun_is_changed_to_another_of_its_tag_that_the_sentence_does_not_hold():
+    import random
+
+    from training.reader.near_miss import noun_swaps
+
+    question = "How much does a cup of coffee cost?"
+    nouns = [
+        (question.index("cup"), question.index("cup") + 3, "NN"),
+        (question.index("coffee"), question.index("coffee") + 6, "NN"),
+    ]
+    pool = {"NN": ["coffee", "cup", "tea"], "NNS": ["teas"]}
+    context = "The price of a cup of coffee rose to $3.98."
+    outs = {s for seed in range(10) for s in noun_swaps(question, nouns, context, pool, random.Random(seed))}
+    assert outs == {"How much does a tea of coffee cost?", "How much does a cup of tea cost?"}
+    assert noun_swaps(question, nouns, "Tea and coffee: a cup of each.", pool, random.Random(0)) == []

@@ -149,7 +149,7 @@ def near_miss_pairs(paths: Paths, seed: int) -> list[dict]:
     by_article: dict[str, list] = {}
     for p in load_paragraphs(paths, "training"):
         by_article.setdefault(p.title, []).append(p)
-    pairs, counts = build_near_misses(by_article, seed)
+    pairs, counts = build_near_misses(by_article, seed, config.NEAR_MISS_NOUNS)
     if paths.smoke:
         pairs = random.Random(seed).sample(pairs, min(50, len(pairs)))
     write_jsonl(cache, pairs)
@@ -229,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         help="add near-miss negatives (training questions with a year, number, entity or comparison word "
         "changed; training/reader/near_miss.py) to the hard pass",
     )
+    ap.add_argument(
+        "--near-miss-nouns",
+        action=argparse.BooleanOptionalAction,
+        default=config.NEAR_MISS_NOUNS,
+        help="near misses may also change a common noun (tea for coffee)",
+    )
     ap.add_argument("--near-miss-share", type=float, default=config.NEAR_MISS_SHARE, help="the share of them used")
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
@@ -239,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     config.LIST_PASS = args.list_pass
     config.NEAR_MISS = args.near_miss
     config.NEAR_MISS_SHARE = args.near_miss_share
+    config.NEAR_MISS_NOUNS = args.near_miss_nouns
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

@@ -195,7 +195,8 @@ def write_card(paths: Paths, info: dict) -> None:
         else (
             f"\n- Hard pass (`--hard-pass`), from the first pass's weights: {hard.get('pairs', '–')} pairs = every positive, "
             f"every plausible-answer negative {config.HARD_PLAUSIBLE_REPEATS}×, {config.HARD_BM25_SHARE:g} of the BM25 negatives "
-            f"and {config.HARD_PARAGRAPH_SHARE:g} of the paragraph negatives (seeded sample); lr {hard.get('lr', '–')}, "
+            f"and {config.HARD_PARAGRAPH_SHARE:g} of the paragraph negatives (seeded sample)"
+            f"{', and the near misses below' if info.get('near_misses') else ''}; lr {hard.get('lr', '–')}, "
             f"{hard.get('steps', '–')} steps, same schedule shape; {minutes(hard.get('train_seconds'))}. Why: the first "
             "pass ranks sentences well but its best probability hardly separates answerable from unanswerable "
             "questions; the plausible-answer sentences are what decides abstention."

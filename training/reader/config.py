@@ -48,9 +48,10 @@ HARD_PASS = True  # the committed model has one; v1 had none (--no-hard-pass)
 # Near misses (`--near-miss`, training/reader/near_miss.py): answerable training questions with
 # a year, number, entity or comparison word changed so that their gold sentence no longer
 # answers them, added to the hard pass as negatives (NEAR_MISS_REPEATS times each).
-NEAR_MISS = False
+NEAR_MISS = False  # tried in session 13 (v5): not shipped, see the card
 NEAR_MISS_REPEATS = 1
 NEAR_MISS_SHARE = 1.0  # a seeded sample of them (--near-miss-share)
+NEAR_MISS_NOUNS = False  # also change a common noun ("tea" for "coffee"; --near-miss-nouns; tried in session 13)
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or

