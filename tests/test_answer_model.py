@@ -13,6 +13,7 @@ import pytest
 
 from eval.squad import SQUAD_DIR, TEST_ARTICLES, load_squad
 from service.answer_model import MODEL_CARD, MODEL_FILE, AnswerModel, sentence_argmax
+from tests.conftest import cpu_has_vnni
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = MODEL_FILE.with_name("reader-fixture.json")
@@ -45,16 +46,25 @@ def test_runtime_encoding_and_int8_outputs_match_the_fixture(model, fixture):
         assert list(item.sentence_tokens) == p["sentence_tokens"]
     # One pair a run, as the fixture was written: dynamic int8 quantisation scales each
     # batch's activations together, so a pair's outputs depend on its batch-mates.
+    # The recorded int8 outputs are replayed exactly only on a processor whose int8 kernels
+    # are the exporting machine's: onnxruntime multiplies u8 x s8 with AVX2 (pairwise sums
+    # that can saturate) where there is no VNNI, and exactly with VNNI, so the same file gives
+    # logits up to ~0.7 apart on the two (measured: AMD EPYC without VNNI, where v3 was
+    # exported, against an Intel Xeon with AVX-512 VNNI). Against fp32 both must hold.
+    replay = cpu_has_vnni() == fixture.get("export_cpu_vnni", False)
     logits = np.zeros(len(items), dtype=np.float32)
     for i, (p, item) in enumerate(zip(fixture["pairs"], items, strict=True)):
         logit, starts, ends = model.run([item])
         logits[i] = logit[0]
-        assert logit[0] == pytest.approx(p["int8"]["answer_logit"], abs=1e-3)
-        assert sentence_argmax(starts[0], item) == p["int8"]["start"]
-        assert sentence_argmax(ends[0], item) == p["int8"]["end"]
+        if replay:
+            assert logit[0] == pytest.approx(p["int8"]["answer_logit"], abs=1e-3)
+            assert sentence_argmax(starts[0], item) == p["int8"]["start"]
+            assert sentence_argmax(ends[0], item) == p["int8"]["end"]
     # int8 against the fp32 model it was quantised from (outputs written at export time)
     fp32 = np.array([p["fp32"]["answer_logit"] for p in fixture["pairs"]])
-    assert np.abs(logits - fp32).max() <= max(0.25, 1.5 * fixture["stats"]["answer_logit_max_abs_diff"])
+    stats = fixture["stats"]
+    assert np.abs(logits - fp32).max() <= max(0.25, 1.5 * stats["answer_logit_max_abs_diff"])
+    assert np.abs(logits - fp32).mean() <= 1.5 * stats["answer_logit_mean_abs_diff"]
     assert np.mean((logits > 0) == (fp32 > 0)) >= 0.95
 
 
