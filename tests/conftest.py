@@ -152,12 +152,3 @@ def smollm2(tmp_path_factory) -> Iterator[str]:
     command = [str(CITEQA), "llm-server", "--port", str(port)]
     with serving(command, path / "server.log", f"{base_url}/models", 180, "the SmolLM2 server"):
         yield base_url
-
-
-def cpu_has_vnni() -> bool:
-    """Whether this processor has VNNI (AVX-512 or AVX): onnxruntime's int8 kernels differ with it."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags

@@ -14,7 +14,8 @@ from indexing.reindex import reindex
 from service.answering import ask
 from service.pipeline import build_pipeline
 from service.settings import Settings
-from tests.conftest import cpu_has_vnni, open_store
+from tests.conftest import open_store
+from training.reader.cpu import cpu_has_vnni
 
 DATA = Path(__file__).parent / "data" / "miss_classes.jsonl"
 

@@ -119,3 +119,18 @@ def test_a_common_noun_is_changed_to_another_of_its_tag_that_the_sentence_does_n
     outs = {s for seed in range(10) for s in noun_swaps(question, nouns, context, pool, random.Random(seed))}
     assert outs == {"How much does a tea of coffee cost?", "How much does a cup of tea cost?"}
     assert noun_swaps(question, nouns, "Tea and coffee: a cup of each.", pool, random.Random(0)) == []
+
+
+def test_the_card_names_every_near_miss_flag_that_differs_from_the_recipe(monkeypatch):
+    """The reproduce command written in a variant's card (the command line changes config first)."""
+    from training.reader.__main__ import Paths
+    from training.reader.card import _variant_flags
+
+    monkeypatch.setattr(config, "NEAR_MISS", True)
+    monkeypatch.setattr(config, "NEAR_MISS_NOUNS", True)
+    monkeypatch.setattr(config, "NEAR_MISS_SHARE", 0.5)
+    assert _variant_flags(Paths.make(False, "v7")).endswith(
+        " --out v7 --near-miss --near-miss-share 0.5 --near-miss-nouns"
+    )
+    monkeypatch.setattr(config, "NEAR_MISS", False)
+    assert "near-miss" not in _variant_flags(Paths.make(False, "v3"))

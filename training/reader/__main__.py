@@ -143,7 +143,7 @@ def near_miss_pairs(paths: Paths, seed: int) -> list[dict]:
     from .data import read_jsonl, write_jsonl
     from .near_miss import build_near_misses
 
-    cache = paths.run_dir / "near-miss-pairs.jsonl"
+    cache, summary = config.near_miss_files(paths.run_dir)
     if cache.exists():
         return read_jsonl(cache)
     by_article: dict[str, list] = {}
@@ -153,7 +153,7 @@ def near_miss_pairs(paths: Paths, seed: int) -> list[dict]:
     if paths.smoke:
         pairs = random.Random(seed).sample(pairs, min(50, len(pairs)))
     write_jsonl(cache, pairs)
-    (paths.run_dir / "near-miss-summary.json").write_text(json.dumps(counts, indent=1) + "\n")
+    summary.write_text(json.dumps(counts, indent=1) + "\n")
     _log(paths, f"near misses: {json.dumps(counts)}")
     return pairs
 

@@ -15,8 +15,6 @@ from .splits import SPLITS
 if TYPE_CHECKING:
     from .__main__ import Paths
 
-# The recipe's defaults, before the command line changes them.
-NEAR_MISS_DEFAULT, NEAR_MISS_SHARE_DEFAULT = config.NEAR_MISS, config.NEAR_MISS_SHARE
 COMMAND = "nice -n 10 .venv/bin/python -m training.reader all --seed {seed}"
 SETUP = ".venv/bin/pip install 'torch==2.13.0+cpu' && .venv/bin/pip install -e '.[train]'"
 
@@ -33,10 +31,13 @@ def _variant_flags(paths: Paths) -> str:
         flags += " --list-pass"
     elif not config.HARD_PASS:
         flags += " --no-hard-pass"
-    if config.NEAR_MISS != NEAR_MISS_DEFAULT:
+    near_miss, share, nouns = config.NEAR_MISS_DEFAULTS
+    if config.NEAR_MISS != near_miss:
         flags += " --near-miss" if config.NEAR_MISS else " --no-near-miss"
-    if config.NEAR_MISS and config.NEAR_MISS_SHARE != NEAR_MISS_SHARE_DEFAULT:
+    if config.NEAR_MISS and config.NEAR_MISS_SHARE != share:
         flags += f" --near-miss-share {config.NEAR_MISS_SHARE:g}"
+    if config.NEAR_MISS and config.NEAR_MISS_NOUNS != nouns:
+        flags += " --near-miss-nouns" if config.NEAR_MISS_NOUNS else " --no-near-miss-nouns"
     return flags
 
 
@@ -120,7 +121,7 @@ def write_model_json(paths: Paths, seed: int) -> dict:
         "data_counts": data,
         "training": train,
         "training_hard_pass": load("train-summary-hard.json") if config.HARD_PASS and not config.LIST_PASS else None,
-        "near_misses": load("near-miss-summary.json") if config.NEAR_MISS and not config.LIST_PASS else None,
+        "near_misses": load(config.near_miss_files(rd)[1].name) if config.NEAR_MISS and not config.LIST_PASS else None,
         "training_list_pass": (load("train-summary-list.json") | {"data": load("list-summary.json")})
         if config.LIST_PASS
         else None,
@@ -208,7 +209,8 @@ def write_card(paths: Paths, info: dict) -> None:
             f"\n- Near misses (`--near-miss`, `training/reader/near_miss.py`) in the hard pass: {near.get('made', '–')} of "
             f"the {near.get('answerable', '–')} answerable training questions with one year ({near.get('year', '–')}), "
             f"number ({near.get('number', '–')}), named entity ({near.get('entity', '–')}, swapped for another of its kind "
-            f"the article names at least twice) or comparison word ({near.get('antonym', '–')}, its opposite) changed, "
+            f"the article names at least twice), comparison word ({near.get('antonym', '–')}, its opposite) or common "
+            f"noun ({near.get('noun', 0)}, `--near-miss-nouns`: another of its tag the article uses twice) changed, "
             "the changed token in the gold sentence and its replacement nowhere in it, the title or the previous "
             f"sentence; each paired with the gold sentence as a negative ({config.NEAR_MISS_REPEATS}×). Why: the "
             "training articles hold only 2,080 unanswerable questions, made by the same kinds of change; these are "

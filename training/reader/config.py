@@ -52,6 +52,9 @@ NEAR_MISS = False  # tried in session 13 (v5): not shipped, see the card
 NEAR_MISS_REPEATS = 1
 NEAR_MISS_SHARE = 1.0  # a seeded sample of them (--near-miss-share)
 NEAR_MISS_NOUNS = False  # also change a common noun ("tea" for "coffee"; --near-miss-nouns; tried in session 13)
+# The recipe's defaults, kept apart: the command line overwrites the names above before the
+# card is written, and the card names only the flags that differ from these.
+NEAR_MISS_DEFAULTS = (NEAR_MISS, NEAR_MISS_SHARE, NEAR_MISS_NOUNS)
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or
@@ -68,6 +71,12 @@ LIST_NULL_LR = 5e-3  # the no-answer slot's own rate (one scalar, starts at 0)
 def second_stage() -> str:
     """The suffix of the second pass's files: '-list', '-hard' or '' (no second pass)."""
     return "-list" if LIST_PASS else "-hard" if HARD_PASS else ""
+
+
+def near_miss_files(run_dir: Path) -> tuple[Path, Path]:
+    """The near-miss pairs and their counts in a run folder (apart with and without nouns)."""
+    tag = "-nouns" if NEAR_MISS_NOUNS else ""
+    return run_dir / f"near-miss-pairs{tag}.jsonl", run_dir / f"near-miss-summary{tag}.json"
 
 
 def final_weights(run_dir: Path) -> Path:

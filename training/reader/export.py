@@ -13,6 +13,7 @@ import torch
 
 from . import config
 from .base import tokenizer_path
+from .cpu import cpu_has_vnni
 from .data import Paragraph, pair_record
 from .encoding import ENCODING_VERSION, MAX_LEN, encode_pair, load_tokenizer, pad_batch, sentence_argmax
 from .evaluate import ort_session, run_onnx
@@ -169,6 +170,7 @@ def write_fixture(run_dir: Path, int8_path: Path, fixture_path: Path, paragraphs
         "max_len": MAX_LEN,
         "model_file": int8_path.name,
         "model_sha256": sha256(int8_path),
+        "export_cpu_vnni": cpu_has_vnni(),  # which int8 kernels wrote `int8` (training/reader/cpu.py)
         "split": "calibration",
         "stats": stats,
         "pairs": rows,
