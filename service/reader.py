@@ -29,7 +29,7 @@ from indexing.corpus import MARKDOWN_HEADING
 from service.analysis import analyze, terms
 from service.answer_model import AnswerModel, Scored
 from service.retrieval import ChunkRow, Retrieved
-from service.rule_reader import RuleReader
+from service.rule_reader import Candidate, Ranking, RuleReader
 from service.settings import ReaderSettings
 from service.stages import Answer, Offsets, Reading
 
@@ -211,44 +211,84 @@ class ModelReader:
 
 
 HYBRID_CALIBRATION = Path(__file__).parent / "models" / "hybrid-confidence.json"
-HYBRID_FORMAT = "citeqa-hybrid-confidence/1"
+HYBRID_FORMAT = "citeqa-hybrid-confidence/2"
+
+
+@dataclass(frozen=True)
+class HybridChoice:
+    """Which of the rules' best sentences the hybrid reader answers with: the ``pool``
+    best-ranked sentences and the rules' own choice are read by the answer model, and
+    the one with the highest ``weights · (model_logit, rules_score, rules_choice)`` wins
+    (a logistic fit of "this sentence holds a gold answer" on the calibration articles)."""
+
+    pool: int
+    weights: dict[str, float]  # "model_logit", "rules_score", "rules_choice"
+
+    def preference(self, logit: float, rules_score: float, rules_choice: bool) -> float:
+        w = self.weights
+        return w["model_logit"] * logit + w["rules_score"] * rules_score + w["rules_choice"] * float(rules_choice)
 
 
 @dataclass(frozen=True)
 class HybridCalibration:
-    """Logistic weights over the rule reader's evidence features and the answer model's
-    logit for the chosen sentence: P(the answer is right). A versioned artifact fitted
-    by ``python -m eval.bench.calibrate_hybrid`` on the calibration articles."""
+    """The hybrid reader's fitted parts, one versioned artifact made by ``python -m
+    eval.bench.calibrate_hybrid`` on the calibration articles: ``choice`` (which
+    sentence) and logistic weights over the rule reader's evidence features, the
+    answer model's logit for the chosen sentence and the choice's own evidence
+    (``rules_choice``, ``choice_margin``): P(the answer is right)."""
 
     bias: float
-    weights: dict[str, float]  # rule features, and "model_logit"
+    weights: dict[str, float]  # rule features, "model_logit", "rules_choice", "choice_margin"
     threshold: float
+    choice: HybridChoice
     meta: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> HybridCalibration:
         """Read a file written by ``python -m eval.bench.calibrate_hybrid``."""
         data = _artifact(path or HYBRID_CALIBRATION, HYBRID_FORMAT)
+        choice = HybridChoice(int(data["choice"]["pool"]), {k: float(v) for k, v in data["choice"]["weights"].items()})
         return cls(
-            float(data["bias"]), {k: float(v) for k, v in data["weights"].items()}, float(data["threshold"]), data
+            float(data["bias"]),
+            {k: float(v) for k, v in data["weights"].items()},
+            float(data["threshold"]),
+            choice,
+            data,
         )
 
     @property
     def rule_features(self) -> frozenset[str]:
-        return frozenset(self.weights) - {"model_logit"}
+        return frozenset(self.weights) - set(HYBRID_OWN)
 
     def probability(self, feats: dict[str, float]) -> float:
-        """P(right) from the features (the rule reader's and ``model_logit``)."""
+        """P(right) from the features (the rule reader's and the hybrid's own)."""
         z = self.bias + sum(w * feats.get(k, 0.0) for k, w in self.weights.items())
         return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
+# The confidence features the hybrid reader adds to the rule reader's.
+HYBRID_OWN = ("model_logit", "rules_choice", "choice_margin")
+
+
+@dataclass
+class PoolEntry:
+    """One sentence of the hybrid reader's pool, as the answer model read it."""
+
+    candidate: Candidate
+    scored: Scored
+    rules_choice: bool
+
+
 class HybridReader:
-    """The rule reader's choice of sentence, with the answer model reading that sentence:
-    its span is the short answer where the rules found none, and its logit joins the
-    rules' evidence in the confidence (``HybridCalibration``). The rules choose sentences
-    better than this model on news (RGB dev 0.80 against 0.54); the model finds spans
-    the rules' typed entities miss and adds evidence on whether the sentence answers."""
+    """The rules rank the sentences and vote for a short answer; the answer model reads
+    their best few (``HybridChoice.pool``) and the rules' own choice in one batch, and a
+    fitted preference over the model's logit, the rules' score and the rules' choice
+    picks the sentence. The short answer is the rules' voted entity when the pick is
+    the rules' own choice, else the model's span; the confidence joins the rules'
+    evidence for the pick, the model's logit and the choice's margin
+    (``HybridCalibration``). The rules alone choose sentences better than this model on
+    news (RGB dev 0.80 against 0.54), the model better on Wikipedia; together they beat
+    both (docs/reader-model.md)."""
 
     def __init__(
         self,
@@ -262,37 +302,56 @@ class HybridReader:
         self.threshold = self.calibration.threshold
 
     def read(self, question: str, retrieved: Retrieved) -> Reading:
-        """The rules' answers; the first one with the model's span and the combined confidence."""
+        """The chosen answer with its confidence first, then the rules' other sentences."""
         return self.evidence(question, retrieved, self.calibration.rule_features)[0]
+
+    def pool(self, question: str, ranking: Ranking, size: int) -> list[PoolEntry]:
+        """The ``size`` best-ranked sentences and the rules' own choice, read by the model in one batch."""
+        own = ranking.choice
+        cands = ranking.ranked[:size]
+        if all(c is not own for c in cands):
+            cands.append(own)
+        scored = self.model.score([self.model.encode(question, c.hit.row.title, c.text, _previous(c)) for c in cands])
+        return [PoolEntry(c, s, c is own) for c, s in zip(cands, scored, strict=True)]
 
     def evidence(
         self, question: str, retrieved: Retrieved, names: frozenset[str] | None = None
     ) -> tuple[Reading, dict[str, float]]:
         """The reading and every feature behind its confidence (``names`` of the rules' or all)."""
-        reading, feats = self.rules.evidence(question, retrieved, names)
-        best = reading.best
-        if best is None:
-            return reading, feats
-        doc_id, start, end = best.quotes[0]
-        row = next((h.row for h in retrieved.hits if h.row.doc_id == doc_id and h.row.start <= start < h.row.end), None)
-        record = retrieved.records.get(doc_id)
-        if row is None or record is None:
-            return reading, feats
-        sentence = record.text[start:end]
-        before = [b for b in row.sentences if b[1] <= start]
-        previous = record.text[before[-1][0] : before[-1][1]] if before else ""
-        scored = self.model.score([self.model.encode(question, row.title, sentence, previous)])[0]
-        feats = {**feats, "model_logit": scored.logit}
+        ranking = self.rules.rank(question, retrieved)
+        if ranking is None:
+            return Reading([]), {}
+        choice = self.calibration.choice
+        entries = self.pool(question, ranking, choice.pool)
+        prefs = [choice.preference(e.scored.logit, e.candidate.score, e.rules_choice) for e in entries]
+        pick = max(range(len(entries)), key=lambda i: prefs[i])
+        margin = prefs[pick] - max((p for i, p in enumerate(prefs) if i != pick), default=prefs[pick])
+        entry = entries[pick]
+        reading, feats = self.rules.reading_for(ranking, entry.candidate, retrieved, names)
+        feats = {
+            **feats,
+            "model_logit": entry.scored.logit,
+            "rules_choice": float(entry.rules_choice),
+            "choice_margin": margin,
+        }
+        best, c = reading.answers[0], entry.candidate
         short = best.short
-        if short is not None and short.doc_id == doc_id and start <= short.start < short.end <= end:
+        if short is not None:
             # the rules' entity, with a currency or per-cent sign beside it kept ("$3.98", not "3.98")
-            a, b = snap(sentence, short.start - start, short.end - start)
-            short = Offsets(doc_id, start + a, start + b)
-        elif short is None and scored.span is not None:
-            a, b = snap(sentence, *scored.span)
-            if 0 < b - a < len(sentence.strip()) - 1:  # the whole sentence is no short answer
-                short = Offsets(doc_id, start + a, start + b)
-        choice = Answer(best.quotes, short, self.calibration.probability(feats))
+            a, b = snap(c.text, short.start - c.start, short.end - c.start)
+            short = Offsets(c.doc_id, c.start + a, c.start + b)
+        elif entry.scored.span is not None:
+            a, b = snap(c.text, *entry.scored.span)
+            if 0 < b - a < len(c.text.strip()) - 1:  # the whole sentence is no short answer
+                short = Offsets(c.doc_id, c.start + a, c.start + b)
+        answer = Answer(best.quotes, short, self.calibration.probability(feats))
         # Only the choice is scored; the rest keep the rules' order, below it.
-        rest = [Answer(a.quotes, a.short, min(a.confidence, choice.confidence)) for a in reading.answers[1:]]
-        return Reading([choice, *rest]), feats
+        rest = [Answer(a.quotes, a.short, min(a.confidence, answer.confidence)) for a in reading.answers[1:]]
+        return Reading([answer, *rest]), feats
+
+
+def _previous(c: Candidate) -> str:
+    """The sentence before a candidate in its chunk ("" for the first)."""
+    row = c.hit.row
+    before = [b for b in row.sentences if b[1] <= c.start]
+    return row.text[before[-1][0] - row.start : before[-1][1] - row.start] if before else ""

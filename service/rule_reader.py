@@ -560,27 +560,53 @@ class RuleReader:
         self, question: str, retrieved: Retrieved, names: frozenset[str] | None = None
     ) -> tuple[Reading, dict[str, float]]:
         """The reading and the features behind its confidence (``names``, or all for calibration)."""
-        cfg, hits, lexical = self.settings, retrieved.hits, retrieved.lexical
-        info = analyze(question)
-        cands = candidates(hits, retrieved.vector, cfg.reader_passages, retrieved.admits)
-        if not cands:
+        ranking = self.rank(question, retrieved)
+        if ranking is None:
             return Reading([]), {}
-        cover = Coverage(info.content_terms, lexical)
-        score_candidates(info, cands, cover, hits[0].score)
+        return self.reading_for(ranking, ranking.choice, retrieved, names)
+
+    def rank(self, question: str, retrieved: Retrieved) -> Ranking | None:
+        """Every candidate sentence scored and ranked, and the vote for a short answer;
+        None when no passage has a candidate."""
+        info = analyze(question)
+        cands = candidates(retrieved.hits, retrieved.vector, self.settings.reader_passages, retrieved.admits)
+        if not cands:
+            return None
+        cover = Coverage(info.content_terms, retrieved.lexical)
+        score_candidates(info, cands, cover, retrieved.hits[0].score)
         ranked = sorted(cands, key=lambda c: -c.score)
-        best, short = ranked[0], None
-        winner = vote(info, ranked, cover, cfg)
-        if winner:
-            _, _, _, best, ent = winner
-            short = Offsets(best.doc_id, ent[0], ent[1])
-        feats = features(info, best, winner, lexical, names)
+        return Ranking(info, ranked, vote(info, ranked, cover, self.settings))
+
+    def reading_for(
+        self, ranking: Ranking, best: Candidate, retrieved: Retrieved, names: frozenset[str] | None = None
+    ) -> tuple[Reading, dict[str, float]]:
+        """The reading with ``best`` as the choice (the rules' own choice, or one a
+        caller preferred), and the features behind its confidence."""
+        info, ranked, winner = ranking.info, ranking.ranked, ranking.winner
+        short = Offsets(best.doc_id, winner[4][0], winner[4][1]) if winner and winner[3] is best else None
+        feats = features(info, best, winner, retrieved.lexical, names)
         quotes = [Offsets(best.doc_id, best.start, best.end)]
-        follow = continuation(info, best, lexical) if not short else None
+        follow = continuation(info, best, retrieved.lexical) if not short else None
         if follow:
             quotes.append(Offsets(best.doc_id, *follow))
         choice = Answer(tuple(quotes), short, self.calibration.confidence(feats))
         others = [Answer((Offsets(c.doc_id, c.start, c.end),), None, 0.0) for c in ranked]
         return Reading([choice, *(a for a in others if a.quotes[0] != quotes[0])]), feats
+
+
+@dataclass
+class Ranking:
+    """The rules' reading of one question before a choice: the candidates, best first,
+    and the vote for a short answer (``vote``'s tuple, or None)."""
+
+    info: QuestionInfo
+    ranked: list[Candidate]
+    winner: tuple[str, float, float, Candidate, tuple[int, int, str]] | None
+
+    @property
+    def choice(self) -> Candidate:
+        """The rules' own choice: the best sentence holding the voted entity, else the best sentence."""
+        return self.winner[3] if self.winner else self.ranked[0]
 
 
 def continuation(info: QuestionInfo, best: Candidate, lexical: LexicalIndex) -> tuple[int, int] | None:
