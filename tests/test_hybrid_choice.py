@@ -1,0 +1,106 @@
+"""The default reader's choice of sentence (session 14): the answer model reads the rules'
+best sentences and their own choice, and a fitted preference picks one. Real seed index,
+real embedding model, the shipped answer model and ``hybrid-confidence.json``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.bench.calibrate_hybrid import CHOICE_NAMES, NAMES, POOLS
+from service.answer_model import AnswerModel
+from service.answering import ask
+from service.pipeline import build_pipeline
+from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader
+from service.rule_reader import RuleReader
+
+
+@pytest.fixture(scope="module")
+def pipeline(seed_index, embedder):
+    settings, store = seed_index
+    return build_pipeline(settings, store, embedder, llm=None)
+
+
+@pytest.fixture(scope="module")
+def hybrid(pipeline) -> HybridReader:
+    assert isinstance(pipeline.reader, HybridReader)
+    return pipeline.reader
+
+
+def test_the_shipped_artifact_fits_the_shipped_model_and_names_its_choice():
+    data = json.loads(HYBRID_CALIBRATION.read_text(encoding="utf-8"))
+    assert data["format"] == HYBRID_FORMAT
+    assert data["model_sha256"] == AnswerModel().sha256()
+    assert data["choice"]["pool"] in POOLS
+    assert set(data["choice"]["weights"]) == set(CHOICE_NAMES)
+    assert set(data["weights"]) == set(NAMES)
+    cal = HybridCalibration.load()
+    assert cal.threshold == data["threshold"]
+    # the model's logit and the rules' choice both count for a sentence
+    assert cal.choice.weights["model_logit"] > 0 and cal.choice.weights["rules_choice"] > 0
+
+
+def test_an_artifact_of_the_old_format_is_refused_by_name(tmp_path):
+    old = json.loads(HYBRID_CALIBRATION.read_text(encoding="utf-8"))
+    old["format"] = "citeqa-hybrid-confidence/1"
+    del old["choice"]
+    path = tmp_path / "hybrid-confidence.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="not a citeqa-hybrid-confidence/2 file"):
+        HybridCalibration.load(path)
+
+
+def test_the_model_overrules_the_rules_on_a_near_miss(pipeline, hybrid):
+    # The rules take the aid-package sentence (it holds a date, the type a "when" question
+    # wants); the model reads both and picks the one that answers.
+    question = "When are the existing funds approved by Congress expected to run out?"
+    retrieved = pipeline.retriever.retrieve(question)
+    ranking = hybrid.rules.rank(question, retrieved)
+    assert "$175 million" in ranking.choice.text
+    res = ask(pipeline, question)
+    assert not res.abstained
+    assert "deplete by year-end" in res.quotes[0].text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which anti-armor weapons does the $175 million package include?",
+        "When are the existing funds approved by Congress expected to run out?",
+        "Who is the US Secretary of Commerce?",
+        "How much money is in Ukraine's unprecedented 2024 defence budget?",
+        "Who is the UK Defence Secretary?",
+    ],
+)
+def test_the_pick_comes_from_the_pool_and_its_confidence_from_the_artifact(pipeline, hybrid, question):
+    retrieved = pipeline.retriever.retrieve(question)
+    ranking = hybrid.rules.rank(question, retrieved)
+    pool = hybrid.pool(question, ranking, hybrid.calibration.choice.pool)
+    assert len(pool) <= hybrid.calibration.choice.pool + 1
+    assert sum(e.rules_choice for e in pool) == 1
+    reading, feats = hybrid.evidence(question, retrieved, hybrid.calibration.rule_features)
+    first = reading.best.quotes[0]
+    picked = [e for e in pool if (e.candidate.doc_id, e.candidate.start, e.candidate.end) == tuple(first)]
+    assert len(picked) == 1
+    prefs = [hybrid.calibration.choice.preference(e.scored.logit, e.candidate.score, e.rules_choice) for e in pool]
+    assert hybrid.calibration.choice.preference(
+        picked[0].scored.logit, picked[0].candidate.score, picked[0].rules_choice
+    ) == max(prefs)
+    assert feats["model_logit"] == picked[0].scored.logit
+    assert feats["rules_choice"] == float(picked[0].rules_choice)
+    assert reading.best.confidence == pytest.approx(hybrid.calibration.probability(feats))
+    # every other answer ranks below the pick
+    assert all(a.confidence <= reading.best.confidence for a in reading.answers[1:])
+
+
+def test_the_rules_alone_still_read_as_before(pipeline):
+    """``RuleReader.evidence`` is ``rank`` + ``reading_for`` of the rules' own choice."""
+    rules = RuleReader(pipeline.settings)
+    question = "When are the existing funds approved by Congress expected to run out?"
+    retrieved = pipeline.retriever.retrieve(question)
+    reading, feats = rules.evidence(question, retrieved)
+    ranking = rules.rank(question, retrieved)
+    again, feats_again = rules.reading_for(ranking, ranking.choice, retrieved)
+    assert reading == again and feats == feats_again
+    assert (reading.best.quotes[0].start, reading.best.quotes[0].end) == (ranking.choice.start, ranking.choice.end)
