@@ -14,7 +14,9 @@ chosen on the three), pooled over the four folds; then fits on all four and appl
 that to the second file (RGB: validation, never fitted on). Variants:
 
 - ``hybrid``: the rules' sentence; confidence on the rules' features + its model logit
-  (the shipped ``HybridReader``);
+  (the shipped ``HybridReader`` until session 14; since then it also lets the model
+  choose among the rules' best sentences, fitted by ``calibrate_hybrid``: collected
+  here with the unfitted choice, which keeps the rules' sentence);
 - ``hybrid+``: the same, plus the model's view of the question: its best logit over
   the candidates, the margin to the second, whether its best is the rules' sentence;
 - ``model``: the model reader's ranking (logit, pre-rank) and Platt confidence (the
