@@ -312,7 +312,9 @@ class HybridReader:
         cands = ranking.ranked[:size]
         if all(c is not own for c in cands):
             cands.append(own)
-        scored = self.model.score([self.model.encode(question, c.hit.row.title, c.text, _previous(c)) for c in cands])
+        scored = self.model.score(
+            [self.model.encode(question, c.hit.row.title, c.text, previous_sentence(c)) for c in cands]
+        )
         return [PoolEntry(c, s, c is own) for c, s in zip(cands, scored, strict=True)]
 
     def evidence(
@@ -351,7 +353,7 @@ class HybridReader:
         return Reading([answer, *rest]), feats
 
 
-def _previous(c: Candidate) -> str:
+def previous_sentence(c: Candidate) -> str:
     """The sentence before a candidate in its chunk ("" for the first)."""
     row = c.hit.row
     before = [b for b in row.sentences if b[1] <= c.start]

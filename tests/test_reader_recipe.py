@@ -134,3 +134,46 @@ def test_the_card_names_every_near_miss_flag_that_differs_from_the_recipe(monkey
     )
     monkeypatch.setattr(config, "NEAR_MISS", False)
     assert "near-miss" not in _variant_flags(Paths.make(False, "v3"))
+
+
+def test_the_card_names_the_rules_negatives_flag_when_it_is_on(monkeypatch):
+    from training.reader.__main__ import Paths
+    from training.reader.card import _variant_flags
+
+    monkeypatch.setattr(config, "RULES_NEGATIVES", 3)
+    assert _variant_flags(Paths.make(False, "v8")).endswith(" --out v8 --rules-negatives 3")
+    monkeypatch.setattr(config, "RULES_NEGATIVES", 0)
+    assert "rules-negatives" not in _variant_flags(Paths.make(False, "v3"))
+
+
+def test_a_negative_count_of_rules_negatives_is_refused(capsys):
+    import pytest
+
+    from training.reader.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "--out", "refused", "--rules-negatives", "-1"])
+    assert exc.value.code == 2
+    assert "--rules-negatives must be 0 or more" in capsys.readouterr().err
+
+
+# Rules negatives (training/reader/rules_negatives.py): a real index of one training article,
+# the real retrieve stage and rule reader.
+def test_rules_negatives_are_the_rules_best_sentences_without_a_gold_answer():
+    from eval.squad import SQUAD_DIR, load_squad
+    from training.reader.rules_negatives import build_rules_negatives
+
+    pairs, counts = build_rules_negatives(["Normans"], top=2)
+    _, rows = load_squad(SQUAD_DIR, ["Normans"])
+    by_id = {r.id: r for r in rows}
+    assert counts["questions"] == len(rows) and counts["negatives"] == len(pairs) > len(rows)
+    assert counts["holds_answer"] > 0  # the rules' best sentences often answer: those are left out
+    per_question: dict[str, int] = {}
+    for p in pairs:
+        row = by_id[p["qid"]]
+        assert p["label"] == 0 and p["kind"] == "rules" and p["question"] == row.question
+        assert p["paragraph"].startswith("squad.jsonl:Normans-") and p["title"] == "Normans"
+        if row.answerable:
+            assert not any(a.lower() in p["sentence"].lower() for a in row.answers)
+        per_question[p["qid"]] = per_question.get(p["qid"], 0) + 1
+    assert max(per_question.values()) <= 3  # the two best and the rules' own choice

@@ -125,6 +125,8 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
             if config.NEAR_MISS_SHARE < 1.0:
                 near = random.Random(seed).sample(near, round(config.NEAR_MISS_SHARE * len(near)))
             pairs += near * config.NEAR_MISS_REPEATS
+        if config.RULES_NEGATIVES:
+            pairs += rules_negative_pairs(paths)
     second = train(
         pairs,
         paths.run_dir,
@@ -136,6 +138,24 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
         groups=groups,
     )
     _timing(paths, f"train_{stage[1:]}", second["train_seconds"])
+
+
+def rules_negative_pairs(paths: Paths) -> list[dict]:
+    """The rules negatives of the training articles (cached in the run folder)."""
+    from .data import read_jsonl, write_jsonl
+    from .rules_negatives import build_rules_negatives
+
+    cache, summary = config.rules_negative_files(paths.run_dir)
+    if cache.exists():
+        return read_jsonl(cache)
+    articles = sorted({p.title for p in load_paragraphs(paths, "training")})
+    pairs, counts = build_rules_negatives(articles, config.RULES_NEGATIVES)
+    if paths.smoke:
+        pairs = random.Random(0).sample(pairs, min(50, len(pairs)))
+    write_jsonl(cache, pairs)
+    summary.write_text(json.dumps(counts, indent=1) + "\n")
+    _log(paths, f"rules negatives: {json.dumps(counts)}")
+    return pairs
 
 
 def near_miss_pairs(paths: Paths, seed: int) -> list[dict]:
@@ -236,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         help="near misses may also change a common noun (tea for coffee)",
     )
     ap.add_argument("--near-miss-share", type=float, default=config.NEAR_MISS_SHARE, help="the share of them used")
+    ap.add_argument(
+        "--rules-negatives",
+        type=int,
+        default=config.RULES_NEGATIVES,
+        metavar="N",
+        help="add to the hard pass, per training question, the N sentences the product's rule reader ranks "
+        "best (and its own choice) that hold no gold answer (training/reader/rules_negatives.py); 0: none",
+    )
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
@@ -246,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     config.NEAR_MISS = args.near_miss
     config.NEAR_MISS_SHARE = args.near_miss_share
     config.NEAR_MISS_NOUNS = args.near_miss_nouns
+    if args.rules_negatives < 0:
+        ap.error("--rules-negatives must be 0 or more")
+    config.RULES_NEGATIVES = args.rules_negatives
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

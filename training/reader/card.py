@@ -38,6 +38,8 @@ def _variant_flags(paths: Paths) -> str:
         flags += f" --near-miss-share {config.NEAR_MISS_SHARE:g}"
     if config.NEAR_MISS and config.NEAR_MISS_NOUNS != nouns:
         flags += " --near-miss-nouns" if config.NEAR_MISS_NOUNS else " --no-near-miss-nouns"
+    if config.RULES_NEGATIVES != config.RULES_NEGATIVES_DEFAULT:
+        flags += f" --rules-negatives {config.RULES_NEGATIVES}"
     return flags
 
 

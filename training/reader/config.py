@@ -55,6 +55,12 @@ NEAR_MISS_NOUNS = False  # also change a common noun ("tea" for "coffee"; --near
 # The recipe's defaults, kept apart: the command line overwrites the names above before the
 # card is written, and the card names only the flags that differ from these.
 NEAR_MISS_DEFAULTS = (NEAR_MISS, NEAR_MISS_SHARE, NEAR_MISS_NOUNS)
+# Rules negatives (`--rules-negatives N`, training/reader/rules_negatives.py): for every training
+# question, the N sentences the product's rule reader ranks best (and its own choice) that hold
+# no gold answer, added to the hard pass: the sentences the default reader asks the model to
+# choose among. 0: none (tried in session 14, see the card).
+RULES_NEGATIVES = 0
+RULES_NEGATIVES_DEFAULT = RULES_NEGATIVES
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or
@@ -71,6 +77,11 @@ LIST_NULL_LR = 5e-3  # the no-answer slot's own rate (one scalar, starts at 0)
 def second_stage() -> str:
     """The suffix of the second pass's files: '-list', '-hard' or '' (no second pass)."""
     return "-list" if LIST_PASS else "-hard" if HARD_PASS else ""
+
+
+def rules_negative_files(run_dir: Path) -> tuple[Path, Path]:
+    """The rules negatives and their counts in a run folder (apart for each N)."""
+    return run_dir / f"rules-negatives-{RULES_NEGATIVES}.jsonl", run_dir / f"rules-negatives-{RULES_NEGATIVES}.json"
 
 
 def near_miss_files(run_dir: Path) -> tuple[Path, Path]:
