@@ -277,6 +277,7 @@ class PoolEntry:
     candidate: Candidate
     scored: Scored
     rules_choice: bool
+    rank: int  # its place in the rules' ranking
 
 
 class HybridReader:
@@ -308,14 +309,13 @@ class HybridReader:
 
     def pool(self, question: str, ranking: Ranking, size: int) -> list[PoolEntry]:
         """The ``size`` best-ranked sentences and the rules' own choice, read by the model in one batch."""
-        own = ranking.choice
-        cands = ranking.ranked[:size]
-        if all(c is not own for c in cands):
-            cands.append(own)
+        cands = ranking.shortlist(size)
         scored = self.model.score(
             [self.model.encode(question, c.hit.row.title, c.text, previous_sentence(c)) for c in cands]
         )
-        return [PoolEntry(c, s, c is own) for c, s in zip(cands, scored, strict=True)]
+        own = ranking.choice
+        rank = {id(c): i for i, c in enumerate(ranking.ranked)}
+        return [PoolEntry(c, s, c is own, rank[id(c)]) for c, s in zip(cands, scored, strict=True)]
 
     def evidence(
         self, question: str, retrieved: Retrieved, names: frozenset[str] | None = None

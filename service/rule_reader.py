@@ -608,6 +608,11 @@ class Ranking:
         """The rules' own choice: the best sentence holding the voted entity, else the best sentence."""
         return self.winner[3] if self.winner else self.ranked[0]
 
+    def shortlist(self, size: int) -> list[Candidate]:
+        """The ``size`` best-ranked sentences, and the rules' own choice when it is not among them."""
+        top = self.ranked[:size]
+        return top if any(c is self.choice for c in top) else [*top, self.choice]
+
 
 def continuation(info: QuestionInfo, best: Candidate, lexical: LexicalIndex) -> tuple[int, int] | None:
     """The next sentence, when it carries on the best one ("In particular, it includes ...")

@@ -54,13 +54,17 @@ UNFITTED = HybridCalibration(
 )
 
 
+def holds_gold(row: GoldenRow, text: str) -> bool:
+    """The question is answerable and ``text`` holds one of its gold answers (case-insensitive)."""
+    return row.answerable and any(a.lower() in text.lower() for a in row.answers)
+
+
 def holds_answer(row: GoldenRow, answer: Answer | None, retrieved: Retrieved) -> bool:
     """The label: the question is answerable and a quote (or the short answer) holds a gold answer."""
-    if answer is None or not row.answerable:
+    if answer is None:
         return False
     spans = [*answer.quotes, *([answer.short] if answer.short else [])]
-    texts = [retrieved.records[d].text[s:e].lower() for d, s, e in spans]
-    return any(a.lower() in t for a in row.answers for t in texts)
+    return any(holds_gold(row, retrieved.records[d].text[s:e]) for d, s, e in spans)
 
 
 def pools(reader: HybridReader, rows: list[GoldenRow], retrieve: Callable) -> list[list[tuple[int, list[float], bool]]]:
@@ -76,11 +80,7 @@ def pools(reader: HybridReader, rows: list[GoldenRow], retrieve: Callable) -> li
         entries = reader.pool(row.question, ranking, max(POOLS))
         out.append(
             [
-                (
-                    ranking.ranked.index(e.candidate),
-                    [e.scored.logit, e.candidate.score, float(e.rules_choice)],
-                    any(a.lower() in e.candidate.text.lower() for a in row.answers),
-                )
+                (e.rank, [e.scored.logit, e.candidate.score, float(e.rules_choice)], holds_gold(row, e.candidate.text))
                 for e in entries
             ]
         )

@@ -17,6 +17,7 @@ from collections import Counter
 def build_rules_negatives(articles: list[str], top: int) -> tuple[list[dict], dict]:
     """(negative pairs, counts): the ``top`` best-ranked sentences and the rules' choice of
     each training question, where the sentence holds none of its gold answers."""
+    from eval.bench.calibrate_hybrid import holds_gold
     from eval.bench.calibrate_reader import indexed
     from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
     from service.pipeline import build_pipeline
@@ -34,11 +35,8 @@ def build_rules_negatives(articles: list[str], top: int) -> tuple[list[dict], di
             if ranking is None:
                 counts["no_candidates"] += 1
                 continue
-            cands = ranking.ranked[:top]
-            if all(c is not ranking.choice for c in cands):
-                cands.append(ranking.choice)
-            for c in cands:
-                if row.answerable and any(a.lower() in c.text.lower() for a in row.answers):
+            for c in ranking.shortlist(top):
+                if holds_gold(row, c.text):
                     counts["holds_answer"] += 1
                     continue
                 counts["answerable" if row.answerable else "unanswerable"] += 1
