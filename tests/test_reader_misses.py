@@ -15,6 +15,7 @@ from service.answering import ask
 from service.pipeline import build_pipeline
 from service.settings import Settings
 from tests.conftest import open_store
+from training.reader.cpu import cpu_has_vnni
 
 DATA = Path(__file__).parent / "data" / "miss_classes.jsonl"
 
@@ -96,10 +97,13 @@ NEAR_MISSES = [
         "a count, not a height",
         "How many lifts does the Meridian Tower have?",
         id="lifts",
-        # Not strict: on this machine (AVX-512 VNNI) the floors sentence gets 0.373 against the
-        # threshold's 0.37, nearer than the int8 kernels of two processors can agree (up to ±0.05).
+        # Measured on a processor with AVX-512 VNNI: the floors sentence gets 0.373 against the
+        # threshold's 0.37, nearer than the int8 kernels of two kinds of processor agree (up to
+        # ±0.05). Strict there (the day it abstains, this fails and the case moves back to the
+        # passing ones); elsewhere unmeasured, so either outcome is accepted.
         marks=pytest.mark.xfail(
-            strict=False, reason="answered with the floors sentence, confidence 0.37 (threshold 0.37)"
+            strict=cpu_has_vnni(),
+            reason="answered with the floors sentence, confidence 0.37 (threshold 0.37) on VNNI processors",
         ),
     ),
     known_miss(
