@@ -39,6 +39,7 @@ from service.errors import (
     install_handlers,
     store_errors,
 )
+from service.memory import cap_malloc_arenas
 from service.observability import BodyLimit, ControlCharsInPath, Metrics, install_request_middleware
 from service.pipeline import Pipeline, build_pipeline
 from service.schemas import (
@@ -217,6 +218,7 @@ def create_app(
     """Build the app; with ``index_on_start`` an empty store is indexed from the corpus first.
     ``clock`` gives today's date for questions asked without ``as_of`` (default: the real date)."""
     settings = settings or Settings()
+    cap_malloc_arenas(settings.malloc_arenas)  # before the lifespan starts any thread
     metrics = Metrics()
 
     @asynccontextmanager

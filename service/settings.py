@@ -45,6 +45,13 @@ class ServiceSettings(BaseSettings):
     cache_mb: int = Field(
         64, ge=0, le=100_000, description="Memory for cached chunk rows and article texts (MB of text); 0 disables."
     )
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        le=1024,
+        description="glibc malloc arenas per API process; 0 keeps glibc's default (8 per core), "
+        "which grows RSS under concurrent load.",
+    )
     abstain_threshold: float | None = Field(
         None,
         ge=0.0,

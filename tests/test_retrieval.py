@@ -83,3 +83,29 @@ def test_retrieved_hits_lie_inside_the_window(dated, since, until):
 
 def test_an_empty_window_retrieves_nothing(dated):
     assert dated.retriever.retrieve("storm", since=dt.date(2030, 1, 1)).hits == []
+
+
+def test_the_lean_bm25_build_keeps_bm25s_scores(dated):
+    """The start-up build sorts the sparse matrix its own way (less memory,
+    service/lexical.py); the matrix and every score must be bm25s's own."""
+    import bm25s
+    import numpy as np
+
+    from service.analysis import terms
+
+    ours = dated.retriever.lexical.retriever
+    vocab = {t: i for t, i in ours.vocab_dict.items() if t}  # bm25s adds the empty token itself
+    tokens = [
+        [vocab[t] for t in terms(c.text if c.text.startswith(c.title) else f"{c.title}\n{c.text}")]
+        for c in dated.store.iter_chunk_texts()
+    ]
+    assert len(tokens) == len(dated.retriever.lexical) > 20
+    theirs = bm25s.BM25()
+    theirs.index(bm25s.tokenization.Tokenized(ids=tokens, vocab=vocab), show_progress=False)
+    assert theirs.vocab_dict == ours.vocab_dict
+    for key in ("data", "indices", "indptr"):
+        assert np.array_equal(ours.scores[key], theirs.scores[key]), key
+    for question in ("storm in the harbour", "football club signed a striker from Brazil in 2020", "officials"):
+        query = [t for t in terms(question) if t in vocab]
+        assert np.array_equal(ours.get_scores(query), theirs.get_scores(query))
+        assert ours.get_scores(query).max() > 0
