@@ -193,7 +193,8 @@ def train(
     log(
         f"encoded {len(items)} pairs in {time.time() - t0:.1f}s: mean length {lengths.mean():.1f} tokens, "
         f"{int(labels.sum())} positive, {int((spans[:, 0] >= 0).sum())} with a span label, "
-        f"{sum(x.used_previous for x in items)} with the previous sentence, {sum(x.sentence_truncated for x in items)} truncated"
+        f"{sum(x.used_previous for x in items)} with the previous sentence, "
+        f"{sum(x.sentence_truncated for x in items)} truncated"
     )
     if groups is None:
         units, unit_lengths, size = None, lengths, config.BATCH_SIZE
@@ -243,7 +244,8 @@ def train(
         log(f"resumed from {ckpt_path.name} at step {step}/{total}")
     else:
         log(
-            f"training{stage} from {init or config.BASE_NAME}: {total} steps ({epochs} epoch(s) of {per_epoch}), batch {config.BATCH_SIZE}, "
+            f"training{stage} from {init or config.BASE_NAME}: {total} steps ({epochs} epoch(s) of {per_epoch}), "
+            f"batch {config.BATCH_SIZE}, "
             f"lr {lr}, warmup {warmup}, seed {seed}"
         )
 
