@@ -18,7 +18,6 @@ is a method of ``Store``, which returns plain records (``ChunkRecord``,
 from __future__ import annotations
 
 import base64
-import ctypes
 import datetime as dt
 import json
 import logging
@@ -32,6 +31,7 @@ from indexing.chunking import Chunk
 from indexing.coordination import IndexVersion, meta_collection
 from indexing.corpus import Article
 from indexing.errors import StoreUnavailable
+from indexing.malloc import release_freed_memory
 from indexing.settings import IndexingSettings
 
 log = logging.getLogger(__name__)
@@ -120,14 +120,6 @@ class ChunkText:
 
 
 R = TypeVar("R", bound=ChunkRecord)
-
-
-def _release_freed_memory() -> None:
-    """Hand freed native heap back to the OS (glibc only; a no-op elsewhere)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def published_window(since: dt.date | None, until: dt.date | None) -> tuple[int, int] | None:
@@ -363,7 +355,7 @@ class Store:
             if len(got["ids"]) < page:
                 break
             offset += page
-        _release_freed_memory()
+        release_freed_memory()
 
     def article_states(self) -> dict[str, ArticleState]:
         """doc_id -> (hash, pending) for every article record, from ids alone.

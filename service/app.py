@@ -25,6 +25,7 @@ from indexing import parsing
 from indexing.corpus import DOC_ID_PATTERN, MAX_DOC_ID, CorpusError
 from indexing.embedding import Embedder
 from indexing.locking import IndexLocked, acquire
+from indexing.malloc import cap_malloc_arenas
 from indexing.reindex import Progress, ReindexResult, reindex
 from indexing.store import Store, make_client
 from indexing.wiring import server_lease
@@ -39,7 +40,6 @@ from service.errors import (
     install_handlers,
     store_errors,
 )
-from service.memory import cap_malloc_arenas
 from service.observability import BodyLimit, ControlCharsInPath, Metrics, install_request_middleware
 from service.pipeline import Pipeline, build_pipeline
 from service.schemas import (

@@ -1,4 +1,4 @@
-"""The API process caps glibc's malloc arenas (service/memory.py): with the default
+"""The API process caps glibc's malloc arenas (indexing/malloc.py): with the default
 eight per core, each busy request thread kept its own arena and the 100k-chunk
 server grew from 952 to 1,073 MiB under 8 clients (docs/benchmarks.md).
 
