@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from indexing.malloc import release_freed_memory
 from indexing.store import Store
 from service.analysis import terms
 
@@ -76,6 +77,8 @@ class LexicalIndex:
             retriever = _lean_bm25()()
             retriever.index(bm25s.tokenization.Tokenized(ids=token_ids, vocab=vocab), show_progress=False)
             index.retriever = retriever
+        del token_ids
+        release_freed_memory()  # BM25's build left ≈ 47 MB of freed heap mapped at 100k chunks
         return index
 
     def __len__(self) -> int:
