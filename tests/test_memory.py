@@ -1,6 +1,7 @@
 """The API process caps glibc's malloc arenas (indexing/malloc.py): with the default
-eight per core, each busy request thread kept its own arena and the 100k-chunk
-server grew from 952 to 1,073 MiB under 8 clients (docs/benchmarks.md).
+eight per core, each busy request thread kept its own arena: the 100k-chunk
+server peaked at 1,022–1,027 MiB under 8 clients, against 922–948 MiB with two
+(docs/benchmarks.md, session 15).
 
 Each case runs in a fresh interpreter: arenas are per process and glibc reads
 MALLOC_ARENA_MAX only at start-up. The arenas are counted with glibc's own
