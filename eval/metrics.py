@@ -27,6 +27,7 @@ import re
 import statistics
 import string
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,12 @@ def token_f1(prediction: str, golds: list[str]) -> float:
     return best
 
 
+def contains_answer(text: str, answers: Sequence[str]) -> bool:
+    """``text`` holds one of the gold ``answers`` (case-insensitive): what "right" means."""
+    lowered = text.lower()
+    return any(a.lower() in lowered for a in answers)
+
+
 def judge(
     *,
     answerable: bool,
@@ -109,8 +116,8 @@ def judge(
     abstained = bool(response["abstained"])
     # With an expected supersede, the answer must be the first (newest) quote's.
     judged = quotes[:1] if superseded is not None else quotes
-    found = any(a in q["text"].lower() for q in judged for a in lowered) or bool(
-        short and any(a in short["text"].lower() for a in lowered)
+    found = any(contains_answer(q["text"], answers) for q in judged) or bool(
+        short and contains_answer(short["text"], answers)
     )
     flag_right = None if superseded is None else bool(response.get("superseded")) == superseded
     if flag_right is False:

@@ -309,13 +309,12 @@ class HybridReader:
 
     def pool(self, question: str, ranking: Ranking, size: int) -> list[PoolEntry]:
         """The ``size`` best-ranked sentences and the rules' own choice, read by the model in one batch."""
-        cands = ranking.shortlist(size)
+        shortlist = ranking.shortlist(size)
         scored = self.model.score(
-            [self.model.encode(question, c.hit.row.title, c.text, previous_sentence(c)) for c in cands]
+            [self.model.encode(question, c.hit.row.title, c.text, previous_sentence(c)) for _, c in shortlist]
         )
         own = ranking.choice
-        rank = {id(c): i for i, c in enumerate(ranking.ranked)}
-        return [PoolEntry(c, s, c is own, rank[id(c)]) for c, s in zip(cands, scored, strict=True)]
+        return [PoolEntry(c, s, c is own, rank) for (rank, c), s in zip(shortlist, scored, strict=True)]
 
     def evidence(
         self, question: str, retrieved: Retrieved, names: frozenset[str] | None = None

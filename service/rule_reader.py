@@ -608,10 +608,14 @@ class Ranking:
         """The rules' own choice: the best sentence holding the voted entity, else the best sentence."""
         return self.winner[3] if self.winner else self.ranked[0]
 
-    def shortlist(self, size: int) -> list[Candidate]:
-        """The ``size`` best-ranked sentences, and the rules' own choice when it is not among them."""
-        top = self.ranked[:size]
-        return top if any(c is self.choice for c in top) else [*top, self.choice]
+    def shortlist(self, size: int) -> list[tuple[int, Candidate]]:
+        """(rank, sentence) of the ``size`` best-ranked sentences, and of the rules' own
+        choice when it is not among them."""
+        own = self.choice
+        top = list(enumerate(self.ranked[:size]))
+        if any(c is own for _, c in top):
+            return top
+        return [*top, next((i, c) for i, c in enumerate(self.ranked) if c is own)]
 
 
 def continuation(info: QuestionInfo, best: Candidate, lexical: LexicalIndex) -> tuple[int, int] | None:

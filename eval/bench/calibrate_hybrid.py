@@ -37,6 +37,7 @@ import numpy as np
 
 from eval.bench.calibrate_reader import THRESHOLD_RULE, calibration_articles, calibration_figures, fit_logistic, indexed
 from eval.golden import GoldenRow
+from eval.metrics import contains_answer
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
 from service.answer_model import MODEL_FILE, AnswerModel
 from service.pipeline import build_pipeline
@@ -56,7 +57,7 @@ UNFITTED = HybridCalibration(
 
 def holds_gold(row: GoldenRow, text: str) -> bool:
     """The question is answerable and ``text`` holds one of its gold answers (case-insensitive)."""
-    return row.answerable and any(a.lower() in text.lower() for a in row.answers)
+    return row.answerable and contains_answer(text, row.answers)
 
 
 def holds_answer(row: GoldenRow, answer: Answer | None, retrieved: Retrieved) -> bool:

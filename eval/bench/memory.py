@@ -18,17 +18,12 @@ from pathlib import Path
 import httpx
 
 from eval.bench.latency import questions, start_serve
-from eval.bench.scale import ROOT, load
+from eval.bench.scale import ROOT, load, status_mib
 
 
 def memory(pid: int) -> str:
-    """``RSS r MiB, peak p MiB`` of a running process (Linux /proc)."""
-    got = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            got[key] = int(value.split()[0]) // 1024
-    return f"RSS {got.get('VmRSS', 0)} MiB, peak {got.get('VmHWM', 0)} MiB"
+    """``RSS r MiB, peak p MiB`` of a running process."""
+    return f"RSS {status_mib(pid, 'VmRSS'):.0f} MiB, peak {status_mib(pid, 'VmHWM'):.0f} MiB"
 
 
 def main() -> None:

@@ -130,20 +130,23 @@ def build_real(data: Path, corpus: Path, settings: Settings) -> int:
     return store.chunk_count()
 
 
+def status_mib(pid: int, field: str) -> float:
+    """A memory field of /proc/PID/status (``VmRSS``, ``VmHWM``: peak), in MiB; 0 once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def peak_rss_mib(pid: int) -> float:
     """VmHWM of the process and its children (workers), in MiB."""
     pids = [pid] + [
         int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     ]
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return sum(status_mib(p, "VmHWM") for p in pids)
 
 
 async def load(url: str, route: str, payloads: list[dict], clients: int, seconds: float, n: int) -> dict:

@@ -16,6 +16,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,39 +143,44 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
 
 def rules_negative_pairs(paths: Paths) -> list[dict]:
     """The rules negatives of the training articles (cached in the run folder)."""
-    from .data import read_jsonl, write_jsonl
     from .rules_negatives import build_rules_negatives
 
-    cache, summary = config.rules_negative_files(paths.run_dir)
-    if cache.exists():
-        return read_jsonl(cache)
-    articles = sorted({p.title for p in load_paragraphs(paths, "training")})
-    pairs, counts = build_rules_negatives(articles, config.RULES_NEGATIVES)
-    if paths.smoke:
-        pairs = random.Random(0).sample(pairs, min(50, len(pairs)))
-    write_jsonl(cache, pairs)
-    summary.write_text(json.dumps(counts, indent=1) + "\n")
-    _log(paths, f"rules negatives: {json.dumps(counts)}")
-    return pairs
+    def build() -> tuple[list[dict], dict]:
+        articles = sorted({p.title for p in load_paragraphs(paths, "training")})
+        return build_rules_negatives(articles, config.RULES_NEGATIVES)
+
+    return _cached_pairs(paths, config.rules_negative_files(paths.run_dir), build, "rules negatives", seed=0)
 
 
 def near_miss_pairs(paths: Paths, seed: int) -> list[dict]:
     """The near-miss negatives of the training articles (cached in the run folder)."""
-    from .data import read_jsonl, write_jsonl
     from .near_miss import build_near_misses
 
-    cache, summary = config.near_miss_files(paths.run_dir)
+    def build() -> tuple[list[dict], dict]:
+        by_article: dict[str, list] = {}
+        for p in load_paragraphs(paths, "training"):
+            by_article.setdefault(p.title, []).append(p)
+        return build_near_misses(by_article, seed, config.NEAR_MISS_NOUNS)
+
+    return _cached_pairs(paths, config.near_miss_files(paths.run_dir), build, "near misses", seed)
+
+
+def _cached_pairs(
+    paths: Paths, files: tuple[Path, Path], build: Callable[[], tuple[list[dict], dict]], label: str, seed: int
+) -> list[dict]:
+    """Extra hard-pass pairs: read from ``files`` (pairs, counts) when a run made them, else
+    built, cut to a seeded 50 in a smoke run, written and logged."""
+    from .data import read_jsonl, write_jsonl
+
+    cache, summary = files
     if cache.exists():
         return read_jsonl(cache)
-    by_article: dict[str, list] = {}
-    for p in load_paragraphs(paths, "training"):
-        by_article.setdefault(p.title, []).append(p)
-    pairs, counts = build_near_misses(by_article, seed, config.NEAR_MISS_NOUNS)
+    pairs, counts = build()
     if paths.smoke:
         pairs = random.Random(seed).sample(pairs, min(50, len(pairs)))
     write_jsonl(cache, pairs)
     summary.write_text(json.dumps(counts, indent=1) + "\n")
-    _log(paths, f"near misses: {json.dumps(counts)}")
+    _log(paths, f"{label}: {json.dumps(counts)}")
     return pairs
 
 

@@ -35,7 +35,7 @@ def build_rules_negatives(articles: list[str], top: int) -> tuple[list[dict], di
             if ranking is None:
                 counts["no_candidates"] += 1
                 continue
-            for c in ranking.shortlist(top):
+            for _, c in ranking.shortlist(top):
                 if holds_gold(row, c.text):
                     counts["holds_answer"] += 1
                     continue
