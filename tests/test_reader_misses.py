@@ -20,10 +20,11 @@ from training.reader.cpu import cpu_has_vnni
 DATA = Path(__file__).parent / "data" / "miss_classes.jsonl"
 
 
-def known_miss(*values, why: str):
+def known_miss(*values, why: str, strict: bool = True, id: str | None = None):
     """A case the shipped reader still gets wrong (docs/reader-model.md, "Limits"): strict,
-    so the day it passes the test fails and the case must move to the passing ones."""
-    return pytest.param(*values, marks=pytest.mark.xfail(strict=True, reason=why), id=values[0])
+    so the day it passes the test fails and the case must move to the passing ones.
+    ``strict=False`` only where the miss was not measured on this kind of processor."""
+    return pytest.param(*values, marks=pytest.mark.xfail(strict=strict, reason=why), id=id or values[0])
 
 
 # (miss class, question, what the quote must hold, what the short answer must be or None)
@@ -33,14 +34,16 @@ ANSWERABLE = [
         "Who finished second in the 2025 Lakeside Marathon?",
         "Maria Lopez",
         None,
-        why="the rules pick the winner's sentence (its terms overlap the question's more)",
+        why="the rules rank the winner's sentence first and the headline second, so the model's pool of "
+        "two never holds the runner-up's sentence (third)",
     ),
     known_miss(
         "the opposite sentence",
         "Which dish was voted the most popular in the Ridgeway canteen survey?",
         "lamb stew",
         None,
-        why="the rules pick the survey's opening sentence",
+        why="the rules pick the survey's opening sentence; the 'most popular' one ranks third, outside the "
+        "model's pool (and the model scores it low: logit -1.2)",
     ),
     pytest.param(
         "the year the question names", "Who won the 2025 Harbor Song Contest?", "Blue Lanterns", None, id="year"
@@ -93,18 +96,16 @@ NEAR_MISSES = [
     ),
     # The time rules (service.time_scope) drop the 2024 article's sentence: nothing is left to answer with.
     pytest.param("the year the question names", "Who won the 2023 Harbor Song Contest?", id="other-year"),
-    pytest.param(
+    # Measured on a processor with AVX-512 VNNI: the floors sentence gets 0.373 against the
+    # threshold's 0.37, nearer than the int8 kernels of two kinds of processor agree (up to
+    # ±0.05). Strict there (the day it abstains, this fails and the case moves back to the
+    # passing ones); elsewhere unmeasured, so either outcome is accepted.
+    known_miss(
         "a count, not a height",
         "How many lifts does the Meridian Tower have?",
+        why="answered with the floors sentence, confidence 0.37 (threshold 0.37) on VNNI processors",
+        strict=cpu_has_vnni(),
         id="lifts",
-        # Measured on a processor with AVX-512 VNNI: the floors sentence gets 0.373 against the
-        # threshold's 0.37, nearer than the int8 kernels of two kinds of processor agree (up to
-        # ±0.05). Strict there (the day it abstains, this fails and the case moves back to the
-        # passing ones); elsewhere unmeasured, so either outcome is accepted.
-        marks=pytest.mark.xfail(
-            strict=cpu_has_vnni(),
-            reason="answered with the floors sentence, confidence 0.37 (threshold 0.37) on VNNI processors",
-        ),
     ),
     known_miss(
         "the whole name",
