@@ -157,6 +157,30 @@ def test_a_negative_count_of_rules_negatives_is_refused(capsys):
     assert "--rules-negatives must be 0 or more" in capsys.readouterr().err
 
 
+def test_the_card_names_the_epoch_flags_that_differ_from_the_recipe(monkeypatch):
+    from training.reader.__main__ import Paths
+    from training.reader.card import _variant_flags
+
+    monkeypatch.setattr(config, "EPOCHS", 2)
+    assert _variant_flags(Paths.make(False, "v11")).endswith(" --out v11 --epochs 2")
+    monkeypatch.setattr(config, "HARD_EPOCHS", 2)
+    assert _variant_flags(Paths.make(False, "v10")).endswith(" --out v10 --epochs 2 --hard-epochs 2")
+    monkeypatch.setattr(config, "EPOCHS", 1)
+    monkeypatch.setattr(config, "HARD_EPOCHS", 1)
+    assert "epochs" not in _variant_flags(Paths.make(False, "v3"))
+
+
+def test_zero_epochs_are_refused(capsys):
+    import pytest
+
+    from training.reader.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "--out", "refused", "--hard-epochs", "0"])
+    assert exc.value.code == 2
+    assert "--epochs and --hard-epochs must be 1 or more" in capsys.readouterr().err
+
+
 # Rules negatives (training/reader/rules_negatives.py): a real index of one training article,
 # the real retrieve stage and rule reader.
 def test_rules_negatives_are_the_rules_best_sentences_without_a_gold_answer():

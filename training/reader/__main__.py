@@ -107,7 +107,7 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
     from .train import hard_pairs, train
 
     pairs = read_jsonl(paths.run_dir / "train-pairs.jsonl")
-    summary = train(pairs, paths.run_dir, seed, max_steps=max_steps)
+    summary = train(pairs, paths.run_dir, seed, max_steps=max_steps, epochs=config.EPOCHS)
     _timing(paths, "train", summary["train_seconds"])
     stage = config.second_stage()
     if not stage:
@@ -133,6 +133,7 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
         paths.run_dir,
         seed,
         max_steps=max_steps,
+        epochs=config.HARD_EPOCHS,
         init=paths.run_dir / "reader-final.pt",
         lr=config.LIST_LR if groups else config.HARD_LR,
         stage=stage,
@@ -270,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         help="add to the hard pass, per training question, the N sentences the product's rule reader ranks "
         "best (and its own choice) that hold no gold answer (training/reader/rules_negatives.py); 0: none",
     )
+    ap.add_argument("--epochs", type=int, default=config.EPOCHS, help="epochs of the first pass")
+    ap.add_argument("--hard-epochs", type=int, default=config.HARD_EPOCHS, help="epochs of the second pass")
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
     args = ap.parse_args(argv)
     config.SPAN_LOSS_WEIGHT = args.span_weight
@@ -283,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rules_negatives < 0:
         ap.error("--rules-negatives must be 0 or more")
     config.RULES_NEGATIVES = args.rules_negatives
+    if args.epochs < 1 or args.hard_epochs < 1:
+        ap.error("--epochs and --hard-epochs must be 1 or more")
+    config.EPOCHS, config.HARD_EPOCHS = args.epochs, args.hard_epochs
     paths = Paths.make(args.smoke, args.out)
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     max_steps = args.max_steps if args.max_steps is not None else (10 if args.smoke else None)

@@ -40,6 +40,11 @@ def _variant_flags(paths: Paths) -> str:
         flags += " --near-miss-nouns" if config.NEAR_MISS_NOUNS else " --no-near-miss-nouns"
     if config.RULES_NEGATIVES != config.RULES_NEGATIVES_DEFAULT:
         flags += f" --rules-negatives {config.RULES_NEGATIVES}"
+    epochs, hard_epochs = config.EPOCHS_DEFAULTS
+    if config.EPOCHS != epochs:
+        flags += f" --epochs {config.EPOCHS}"
+    if config.HARD_EPOCHS != hard_epochs:
+        flags += f" --hard-epochs {config.HARD_EPOCHS}"
     return flags
 
 

@@ -29,7 +29,7 @@ LR = 5e-5
 WEIGHT_DECAY = 0.01
 WARMUP_FRACTION = 0.06
 BATCH_SIZE = 32
-EPOCHS = 1
+EPOCHS = 1  # first pass (--epochs); 2 tried in session 16 (v10, v11): see the card
 SPAN_LOSS_WEIGHT = 0.1  # the committed model; the first model (v1) used 1.0 (see the card)
 PER_CHANNEL = True  # int8 scale per output column; v1 used one per tensor (--no-per-channel)
 CHECKPOINT_EVERY = 500
@@ -44,6 +44,7 @@ HARD_PLAUSIBLE_REPEATS = 2
 HARD_BM25_SHARE = 0.25
 HARD_PARAGRAPH_SHARE = 0.15
 HARD_LR = 2e-5
+HARD_EPOCHS = 1  # second pass (--hard-epochs); also the list pass's
 HARD_PASS = True  # the committed model has one; v1 had none (--no-hard-pass)
 # Near misses (`--near-miss`, training/reader/near_miss.py): answerable training questions with
 # a year, number, entity or comparison word changed so that their gold sentence no longer
@@ -61,6 +62,7 @@ NEAR_MISS_DEFAULTS = (NEAR_MISS, NEAR_MISS_SHARE, NEAR_MISS_NOUNS)
 # choose among. 0: none (tried in session 14, see the card).
 RULES_NEGATIVES = 0
 RULES_NEGATIVES_DEFAULT = RULES_NEGATIVES
+EPOCHS_DEFAULTS = (EPOCHS, HARD_EPOCHS)
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or

@@ -164,7 +164,7 @@ def train(
     run_dir: Path,
     seed: int,
     max_steps: int | None = None,
-    epochs: int = config.EPOCHS,
+    epochs: int = 1,
     init: Path | None = None,
     lr: float = config.LR,
     stage: str = "",
