@@ -2,6 +2,8 @@
 each training question becomes one group of its paragraph's sentences whose target is the
 positive sentence, or the no-answer slot when no sentence in the group is labelled 1."""
 
+import pytest
+
 from training.reader import config
 from training.reader.data import Paragraph, Question, build_list_groups
 
@@ -146,15 +148,21 @@ def test_the_card_names_the_rules_negatives_flag_when_it_is_on(monkeypatch):
     assert "rules-negatives" not in _variant_flags(Paths.make(False, "v3"))
 
 
-def test_a_negative_count_of_rules_negatives_is_refused(capsys):
-    import pytest
-
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--rules-negatives", "-1"], "--rules-negatives must be 0 or more"),
+        (["--hard-epochs", "0"], "--epochs and --hard-epochs must be 1 or more"),
+        (["--epochs", "0"], "--epochs and --hard-epochs must be 1 or more"),
+    ],
+)
+def test_counts_out_of_range_are_refused(capsys, flags, message):
     from training.reader.__main__ import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["data", "--out", "refused", "--rules-negatives", "-1"])
+        main(["data", "--out", "refused", *flags])
     assert exc.value.code == 2
-    assert "--rules-negatives must be 0 or more" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_the_card_names_the_epoch_flags_that_differ_from_the_recipe(monkeypatch):
@@ -168,17 +176,6 @@ def test_the_card_names_the_epoch_flags_that_differ_from_the_recipe(monkeypatch)
     monkeypatch.setattr(config, "EPOCHS", 1)
     monkeypatch.setattr(config, "HARD_EPOCHS", 1)
     assert "epochs" not in _variant_flags(Paths.make(False, "v3"))
-
-
-def test_zero_epochs_are_refused(capsys):
-    import pytest
-
-    from training.reader.__main__ import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["data", "--out", "refused", "--hard-epochs", "0"])
-    assert exc.value.code == 2
-    assert "--epochs and --hard-epochs must be 1 or more" in capsys.readouterr().err
 
 
 # Rules negatives (training/reader/rules_negatives.py): a real index of one training article,
