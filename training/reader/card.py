@@ -19,32 +19,36 @@ COMMAND = "nice -n 10 .venv/bin/python -m training.reader all --seed {seed}"
 SETUP = ".venv/bin/pip install 'torch==2.13.0+cpu' && .venv/bin/pip install -e '.[train]'"
 
 
+def _changed(name: str) -> bool:
+    """The command line set ``config.<name>`` away from the recipe's default."""
+    return getattr(config, name) != config.DEFAULTS[name]
+
+
+def _switch(name: str, flag: str) -> str:
+    return f" --{flag}" if getattr(config, name) else f" --no-{flag}"
+
+
 def _variant_flags(paths: Paths) -> str:
     flags = ""
     if paths.run_dir != config.RUNS:
         flags += " --smoke" if paths.smoke else f" --out {paths.run_dir.name}"
-    if config.SPAN_LOSS_WEIGHT != 0.1:
+    if _changed("SPAN_LOSS_WEIGHT"):
         flags += f" --span-weight {config.SPAN_LOSS_WEIGHT:g}"
-    if not config.PER_CHANNEL:
-        flags += " --no-per-channel"
+    if _changed("PER_CHANNEL"):
+        flags += _switch("PER_CHANNEL", "per-channel")
     if config.LIST_PASS:
         flags += " --list-pass"
     elif not config.HARD_PASS:
         flags += " --no-hard-pass"
-    near_miss, share, nouns = config.NEAR_MISS_DEFAULTS
-    if config.NEAR_MISS != near_miss:
-        flags += " --near-miss" if config.NEAR_MISS else " --no-near-miss"
-    if config.NEAR_MISS and config.NEAR_MISS_SHARE != share:
+    if _changed("NEAR_MISS"):
+        flags += _switch("NEAR_MISS", "near-miss")
+    if config.NEAR_MISS and _changed("NEAR_MISS_SHARE"):
         flags += f" --near-miss-share {config.NEAR_MISS_SHARE:g}"
-    if config.NEAR_MISS and config.NEAR_MISS_NOUNS != nouns:
-        flags += " --near-miss-nouns" if config.NEAR_MISS_NOUNS else " --no-near-miss-nouns"
-    if config.RULES_NEGATIVES != config.RULES_NEGATIVES_DEFAULT:
-        flags += f" --rules-negatives {config.RULES_NEGATIVES}"
-    epochs, hard_epochs = config.EPOCHS_DEFAULTS
-    if config.EPOCHS != epochs:
-        flags += f" --epochs {config.EPOCHS}"
-    if config.HARD_EPOCHS != hard_epochs:
-        flags += f" --hard-epochs {config.HARD_EPOCHS}"
+    if config.NEAR_MISS and _changed("NEAR_MISS_NOUNS"):
+        flags += _switch("NEAR_MISS_NOUNS", "near-miss-nouns")
+    for name, flag in (("RULES_NEGATIVES", "rules-negatives"), ("EPOCHS", "epochs"), ("HARD_EPOCHS", "hard-epochs")):
+        if _changed(name):
+            flags += f" --{flag} {getattr(config, name)}"
     return flags
 
 

@@ -53,16 +53,24 @@ NEAR_MISS = False  # tried in session 13 (v5): not shipped, see the card
 NEAR_MISS_REPEATS = 1
 NEAR_MISS_SHARE = 1.0  # a seeded sample of them (--near-miss-share)
 NEAR_MISS_NOUNS = False  # also change a common noun ("tea" for "coffee"; --near-miss-nouns; tried in session 13)
-# The recipe's defaults, kept apart: the command line overwrites the names above before the
-# card is written, and the card names only the flags that differ from these.
-NEAR_MISS_DEFAULTS = (NEAR_MISS, NEAR_MISS_SHARE, NEAR_MISS_NOUNS)
 # Rules negatives (`--rules-negatives N`, training/reader/rules_negatives.py): for every training
 # question, the N sentences the product's rule reader ranks best (and its own choice) that hold
 # no gold answer, added to the hard pass: the sentences the default reader asks the model to
 # choose among. 0: none (tried in session 14, see the card).
 RULES_NEGATIVES = 0
-RULES_NEGATIVES_DEFAULT = RULES_NEGATIVES
-EPOCHS_DEFAULTS = (EPOCHS, HARD_EPOCHS)
+# The recipe's defaults of the names the command line sets, kept apart: the command line
+# overwrites the names above before the card is written, and the card names only the flags
+# that differ from these.
+DEFAULTS = {
+    "SPAN_LOSS_WEIGHT": SPAN_LOSS_WEIGHT,
+    "PER_CHANNEL": PER_CHANNEL,
+    "NEAR_MISS": NEAR_MISS,
+    "NEAR_MISS_SHARE": NEAR_MISS_SHARE,
+    "NEAR_MISS_NOUNS": NEAR_MISS_NOUNS,
+    "RULES_NEGATIVES": RULES_NEGATIVES,
+    "EPOCHS": EPOCHS,
+    "HARD_EPOCHS": HARD_EPOCHS,
+}
 
 # List pass (`--list-pass`, instead of the hard pass): from the first pass's weights, one
 # softmax per training question over LIST_SIZE sentences of its paragraph (the gold or
