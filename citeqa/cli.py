@@ -226,6 +226,8 @@ def _print_answer(res: Any) -> None:
 
     out = Console()
     when = f"as of {res.as_of}" if res.as_of else ""
+    if res.options:
+        out.print("[dim]Options: " + " · ".join(escape(o) for o in res.options) + "[/dim]")
     if res.abstained:
         out.print(f"[bold yellow]{escape(res.answer)}[/bold yellow] (confidence {res.confidence:.2f}; {when})")
     else:
@@ -265,6 +267,14 @@ def ask(
             help="Ask as of this day: later articles are not used; 'this week' and the like resolve against it.",
         ),
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            metavar="TEXT",
+            help="An answer to choose from (repeat for each, 2-10); default: the options the question lists.",
+        ),
+    ] = None,
 ) -> None:
     """Answer a question in-process, with verified quotes (indexes the corpus first if the index is empty)."""
     from pydantic import ValidationError as PydanticError
@@ -276,7 +286,7 @@ def ask(
     from service.schemas import AskRequest
 
     try:
-        request = AskRequest(question=question, top_k=top_k, as_of=as_of)
+        request = AskRequest(question=question, top_k=top_k, as_of=as_of, options=option or None)
     except PydanticError as exc:
         problems = [
             f"{'.'.join(map(str, e['loc']))}: " * bool(e["loc"]) + e["msg"].removeprefix("Value error, ")
@@ -288,7 +298,7 @@ def ask(
         if store.article_count() == 0:
             reindex(settings, store=store, get_embedder=get_embedder, progress=_Bar())
         pipeline = build_pipeline(settings, store, get_embedder())
-        res = ask_(pipeline, request.question, top_k=request.top_k, as_of=request.as_of)
+        res = ask_(pipeline, request.question, top_k=request.top_k, as_of=request.as_of, options=request.options)
     if as_json:
         print(res.model_dump_json())
     else:
@@ -366,6 +376,16 @@ def eval_(
         Path | None,
         typer.Option("--extra-corpus", help="Index these articles beside the set's own, as distractors."),
     ] = None,
+    choices: Annotated[
+        int | None,
+        typer.Option(
+            "--choices",
+            min=2,
+            max=10,
+            help="Ask as a quiz: each answerable question with N options written under it "
+            "(its answer and N-1 other answers of the same shape); unanswerable ones left out.",
+        ),
+    ] = None,
     min_accuracy: Annotated[
         float | None, typer.Option("--min-accuracy", help="Exit 1 below this answer accuracy.")
     ] = None,
@@ -415,6 +435,12 @@ def eval_(
                 rows = load_golden(source)
         except GoldenError as exc:
             raise _fail(str(exc), 2) from None
+        if choices is not None:
+            from eval.choices import quiz_rows
+
+            rows = quiz_rows(rows, choices)
+            if not rows:
+                raise _fail(f"no answerable question of this set can get {choices} options", 2)
         if extra_corpus is not None:
             corpus = _with_extra(corpus or settings.corpus_dir, extra_corpus, Path(tmp) / "with-extra")
         if corpus is not None:
@@ -450,13 +476,14 @@ def eval_(
     out = out or Path("eval/reports") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     # a running service's settings are its own
     shaped = {**settings.report(), "abstain_threshold": threshold} if not url else None
-    paths = write_reports(result, out, threshold=threshold, title=f"{fmt.value} {source}", settings=shaped)
+    title = f"{fmt.value} {source}" + (f", as a quiz of {choices} options" if choices else "")
+    paths = write_reports(result, out, threshold=threshold, title=title, settings=shaped)
     if baseline is not None:
         paths += write_reports(
             baseline,
             out / "extractive",
             threshold=threshold,
-            title=f"{fmt.value} {source}, extractive",
+            title=f"{title}, extractive",
             settings=shaped,
         )
     missed = missed_thresholds(

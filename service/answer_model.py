@@ -208,6 +208,17 @@ class AnswerModel:
         logit, start, end = self.session.run(list(OUTPUTS), arrays)
         return logit, start, end
 
+    def span_scores(self, item: ReaderInput, spans: Sequence[tuple[int, int]]) -> list[float]:
+        """The model's start + end logit for each given span (char offsets in the sentence):
+        how strongly it reads each one as the answer (-inf for a span no token covers)."""
+        _, start, end = self.run([item])
+        first, stop = item.sentence_tokens
+        out = []
+        for a, b in spans:
+            inside = [p for p in range(first, stop) if a <= item.token_chars[p][0] < b]
+            out.append(float(start[0][inside[0]] + end[0][inside[-1]]) if inside else float("-inf"))
+        return out
+
     def score(self, items: Sequence[ReaderInput]) -> list[Scored]:
         """Each pair's answer logit and best span, in one batch."""
         if not items:

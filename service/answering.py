@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from service.citations import Citer, Event
 from service.llm import PROMPT_CANDIDATES, LLMUnavailable, Source, generate, prompt
+from service.options import Options, narrow, split
 from service.pipeline import Pipeline
 from service.question_kind import QuestionKind, classify
 from service.quotes import verified_quote
@@ -51,9 +52,10 @@ def ask(
     since: dt.date | None = None,
     until: dt.date | None = None,
     as_of: dt.date | None = None,
+    options: tuple[str, ...] | list[str] | None = None,
 ) -> AskResponse:
     """Answer with verified quotes (through the LLM when one is configured), or abstain."""
-    for event in ask_events(pipeline, question, top_k=top_k, since=since, until=until, as_of=as_of):
+    for event in ask_events(pipeline, question, top_k=top_k, since=since, until=until, as_of=as_of, options=options):
         if event.kind == "done":
             return event.data
     raise AssertionError("ask_events ends with a done event")
@@ -68,6 +70,7 @@ def ask_events(
     until: dt.date | None = None,
     as_of: dt.date | None = None,
     stream: bool = False,
+    options: tuple[str, ...] | list[str] | None = None,
 ) -> Iterator[Event]:
     """``sentence`` and ``quote`` events as the LLM's answer verifies (LLM mode only), then
     ``done`` with the whole response. If the LLM fails after sentences were sent, ``done``
@@ -78,9 +81,15 @@ def ask_events(
 
     Time (``service.time_scope``): the question is asked as of ``as_of`` (None: the
     pipeline's clock, nothing left out); the periods it names narrow what is read; a
-    present-state question prefers the newest source (``service.recency``)."""
-    scope = TimeScope.of(question, as_of, pipeline.clock())
-    retrieved = pipeline.retriever.retrieve(question, since=since, until=until, scope=scope)
+    present-state question prefers the newest source (``service.recency``).
+
+    Answer options (``service.options``): ``options``, else those the question lists;
+    the stem is retrieved and read, and the options narrow what may answer."""
+    quiz = split(question) if options is None else Options(question, tuple(options))
+    stem = quiz.stem
+    scope = TimeScope.of(stem, as_of, pipeline.clock())
+    retrieved = pipeline.retriever.retrieve(stem, since=since, until=until, scope=scope)
+    retrieved = narrow(retrieved, quiz.options, pipeline.settings.reader_passages)
     reader_question = scope.reader_question(retrieved.fits)
     reading = scope.adjust(pipeline.reader.read(reader_question, retrieved), retrieved.fits)
     superseded = False
@@ -93,14 +102,16 @@ def ask_events(
             pipeline.decider.threshold,
             pipeline.settings.reader_passages,
         )
+    reading = pipeline.namer.name(reader_question, reading, retrieved, quiz.options)
     decision = pipeline.decider.decide(reading)
-    kind = classify(question)
+    kind = classify(stem)
     extractive = pipeline.verifier.verify(question, decision, retrieved, top_k)
     extractive = extractive.model_copy(
         update={
             "as_of": scope.as_of.isoformat(),
             "superseded": superseded and not extractive.abstained,
             "question_kind": kind.kind,
+            "options": list(quiz.options),
         }
     )
     if kind.kind != "fact":
@@ -160,6 +171,7 @@ def _llm_events(
             superseded=extractive.superseded,
             mode="llm",
             question_kind=kind.kind,
+            options=extractive.options,
             llm_dropped=citer.drop_counts,
             short_answer=short if inside and kind.kind == "fact" else None,
             quotes=citer.quotes,

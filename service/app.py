@@ -268,6 +268,7 @@ def create_app(
                 until=body.until,
                 as_of=body.as_of,
                 stream=body.stream,
+                options=body.options,
             )
         if not body.stream:
             result = next(e.data for e in events if e.kind == "done")

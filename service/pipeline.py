@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from indexing.embedding import Embedder
 from indexing.store import Store
 from service.llm import make_llm
+from service.options import OptionNamer
 from service.reader import HybridReader, ModelReader
 from service.retrieval import HybridRetriever
 from service.rule_reader import RuleReader
@@ -34,6 +35,8 @@ class Pipeline:
     reader: Reader
     decider: Decider
     verifier: Verifier
+    # Which answer option a chosen quote names (service.options).
+    namer: OptionNamer = field(default_factory=OptionNamer)
     llm: Any = None
     # Today, for questions asked without an as-of day: injectable, so tests never read the real date.
     clock: Callable[[], dt.date] = dt.date.today
@@ -83,6 +86,8 @@ def build_pipeline(
         reader=reader,
         decider=decider or ThresholdDecider(threshold),
         verifier=verifier or QuoteVerifier(),
+        # the reader's answer model when it has one (loaded once), else the reader's own short answer decides
+        namer=OptionNamer(reader.model if isinstance(reader, HybridReader | ModelReader) else None),
         llm=make_llm(settings) if llm is _DEFAULT else llm,
         clock=clock or dt.date.today,
     )

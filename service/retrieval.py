@@ -68,10 +68,15 @@ class Retrieved:
     scope: TimeScope | None = None
     # (doc id, start, end) of a sentence -> how it fits the scope's periods, filled as read.
     fits: dict[tuple[str, int, int], Fit] = field(default_factory=dict)
+    # (doc id, start, end) of the only sentences that may answer (the question's answer
+    # options narrowed reading to them: ``service.options.narrow``); None: no such limit.
+    only: frozenset[tuple[str, int, int]] | None = None
 
     def admits(self, row: ChunkRow, index: int) -> bool:
         """Whether sentence ``index`` of ``row`` may answer: not dated outside the
-        periods the question asks about (``TimeScope.fit``)."""
+        periods the question asks about (``TimeScope.fit``), and among ``only`` when set."""
+        if self.only is not None and (row.doc_id, *row.sentences[index]) not in self.only:
+            return False
         if self.scope is None or not self.scope.periods:
             return True
         s, e = row.sentences[index]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -12,6 +12,9 @@ from indexing.corpus import valid_unicode
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
+# Answer options (service.options): how many a question may offer, and how long each may be.
+MAX_OPTIONS = 10
+MAX_OPTION_CHARS = 200
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Blank characters, spelled out once for both _clean_text (Python) and the schema's pattern
 # (ECMA regex): the two languages' \s differ (Python counts U+0085 and U+001C-1F, ECMA U+FEFF),
@@ -24,6 +27,8 @@ _TEXT_SCHEMA = {
     "maxLength": MAX_QUESTION_CHARS,
     "pattern": f"^[^\\u0000]*[^{_BLANK}\\u0000][^\\u0000]*$",
 }
+
+_OPTION_SCHEMA = {**_TEXT_SCHEMA, "maxLength": MAX_OPTION_CHARS}
 
 
 def _clean_text(value: str, name: str) -> str:
@@ -92,6 +97,16 @@ class AskRequest(_DateRange):
         examples=["When was the memorandum on joint weapons production signed?"],
     )
 
+    options: list[Annotated[str, Field(json_schema_extra=_OPTION_SCHEMA)]] | None = Field(
+        None,
+        min_length=2,
+        max_length=MAX_OPTIONS,
+        description="The answers to choose from (2-10, each 1-200 characters; repeats count once), as in a quiz: "
+        "the question is then answered from sentences that name one of them, and the short answer is the option named. "
+        "Default: the options the question itself lists ('A) … B) …', one a line, or '…: X, Y or Z?'), if any.",
+        examples=[None],
+    )
+
     stream: bool = Field(
         False,
         strict=True,
@@ -103,6 +118,20 @@ class AskRequest(_DateRange):
     @classmethod
     def _question(cls, value: str) -> str:
         return _clean_text(value, "question")
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if any(len(v) > MAX_OPTION_CHARS for v in value):
+            raise ValueError(f"each option must be at most {MAX_OPTION_CHARS} characters")
+        cleaned = [" ".join(_clean_text(v, "each option").split()) for v in value]
+        # the same option twice (in any case) is one option: the schema cannot say "distinct ignoring case"
+        distinct: dict[str, str] = {}
+        for v in cleaned:
+            distinct.setdefault(v.casefold(), v)
+        return list(distinct.values())
 
 
 class SearchRequest(_DateRange):
@@ -164,6 +193,12 @@ class AskResponse(BaseModel):
         "fact",
         description="fact: a phrase answers it; yes_no and comparison: only a writing LLM answers them "
         "(in extractive mode the answer is the quotes for each side and short_answer is null).",
+    )
+    options: list[str] = Field(
+        default_factory=list,
+        description="The answer options the question was read with (the request's, else those the question "
+        "lists; empty: none). When the chosen quote names exactly one, short_answer is that option as the "
+        "article writes it.",
     )
     llm_dropped: dict[str, int] | None = Field(
         None,

@@ -50,10 +50,11 @@ def test_answerable_question(client):
     body = r.json()
     assert set(body) == {
         *("question", "answer", "abstained", "confidence", "as_of", "superseded", "mode", "short_answer"),
-        *("quotes", "passages", "question_kind", "llm_dropped", "llm_fallback"),
+        *("quotes", "passages", "question_kind", "llm_dropped", "llm_fallback", "options"),
     }
     assert body["abstained"] is False and body["mode"] == "extractive"
     assert body["question_kind"] == "fact" and body["llm_dropped"] is None and body["llm_fallback"] is None
+    assert body["options"] == []
     assert 0.0 <= body["confidence"] <= 1.0
     assert body["quotes"] and "$175 million" in body["quotes"][0]["text"]
     assert body["short_answer"]["text"] == "$175 million"

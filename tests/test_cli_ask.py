@@ -21,7 +21,7 @@ def test_ask_json_and_human_output(tmp_path):
     assert body["abstained"] is False and body["short_answer"]["text"] == "$175 million"
     assert set(body) == {
         *("question", "answer", "abstained", "confidence", "as_of", "superseded", "mode", "short_answer"),
-        *("quotes", "passages", "question_kind", "llm_dropped", "llm_fallback"),
+        *("quotes", "passages", "question_kind", "llm_dropped", "llm_fallback", "options"),
     }
     human = run_cli("ask", QUESTION, "--top-k", "2", env=env)
     assert human.returncode == 0
@@ -35,6 +35,13 @@ def test_ask_json_and_human_output(tmp_path):
     for wrong in ("2024-02-30", "last week"):
         refused = run_cli("ask", QUESTION, "--as-of", wrong, env=env)
         assert refused.returncode == 2 and "as_of" in refused.stderr and "Traceback" not in refused.stderr
+    # answer options: --option once per option, the human output says what was read
+    amounts = ("--option", "$175 million", "--option", "$300 million", "--option", "$1 billion")
+    quiz = run_cli("ask", "How much was the military aid package the US announced?", *amounts, env=env)
+    assert quiz.returncode == 0 and "Options: $175 million · $300 million · $1 billion" in quiz.stdout
+    assert "Short answer: $175 million" in quiz.stdout
+    one = run_cli("ask", QUESTION, "--option", "$175 million", env=env)
+    assert one.returncode == 2 and "options" in one.stderr and "Traceback" not in one.stderr
 
 
 def test_serve_indexes_on_first_start_and_answers(tmp_path):

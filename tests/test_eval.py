@@ -33,6 +33,31 @@ def _summary(out) -> dict:
     return json.loads((out / "report.json").read_text())["summary"]
 
 
+def test_eval_as_a_quiz_asks_each_answerable_question_with_its_options(tmp_path, seed_data):
+    from eval.choices import quiz_rows
+    from eval.golden import load_golden
+    from service.options import named, split
+
+    out = tmp_path / "quiz"
+    res = run_cli("eval", "--choices", "3", "--out", str(out), env={"CITEQA_DATA_DIR": str(seed_data)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads((out / "report.json").read_text())
+    expected = quiz_rows(load_golden(ROOT / "eval" / "golden.jsonl"), 3)
+    assert [q["question"] for q in report["questions"]] == [r.question for r in expected]
+    assert report["summary"]["unanswerable"] == 0
+    assert "as a quiz of 3 options" in (out / "report.md").read_text()
+    # wherever the first quote names an option, the short answer is one it names
+    answered = [q for q in report["questions"] if not q["abstained"]]
+    assert answered
+    for q in answered:
+        first = q["quotes"][0]["text"]
+        mentions = {first[s:e] for s, e in named(first, tuple(split(q["question"]).options)).values()}
+        if mentions:
+            assert q["short_answer"]["text"] in mentions, q
+    refused = run_cli("eval", "--choices", "1", env={"CITEQA_DATA_DIR": str(seed_data)})
+    assert refused.returncode == 2 and "--choices" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_seed_eval_meets_targets_and_writes_reports(tmp_path, seed_data):
     out = tmp_path / "report"
     started = time.perf_counter()

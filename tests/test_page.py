@@ -128,6 +128,22 @@ def test_answerable_question_and_highlighted_quote(server, page, tmp_path):
     shot(page, tmp_path, "screenshot-article.png")
 
 
+def test_a_quiz_question_shows_the_options_read_and_answers_with_one(server, page):
+    quiz = "Which minister signed for Ukraine? A) Lloyd Austin B) Rustem Umerov C) Gina Raimondo"
+    page.goto(server.url + "/")
+    page.get_by_label("Your question").fill(quiz)
+    page.keyboard.press("Enter")
+    expect(page.locator(".quote-card").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#options")).to_have_text(
+        "Options read from the question: Lloyd Austin · Rustem Umerov · Gina Raimondo"
+    )
+    expect(page.locator(".answer .short")).to_have_text("Rustem Umerov")
+    page.get_by_label("Your question").fill(ANSWERABLE)
+    page.keyboard.press("Enter")
+    expect(page.locator(".answer .short")).to_have_text("$175 million", timeout=30_000)
+    expect(page.locator("#options")).to_be_hidden()
+
+
 def test_several_quotes_from_one_article_are_all_highlighted(server, page):
     question = "What does the $175 million aid package include?"
     api = httpx.post(server.url + "/ask", json={"question": question}).json()

@@ -88,6 +88,10 @@ function renderAnswer(data, elapsedMs) {
     answer.append(el("span", { class: "confidence" }, `(confidence ${data.confidence.toFixed(2)})`));
   }
   if (data.as_of) answer.append(" ", el("span", { class: "as-of" }, `as of ${data.as_of}`));
+  // The answer options read from the question ("A) … B) …"): the answer is read as one of them.
+  const options = data.options || [];
+  $("options").hidden = options.length === 0;
+  $("options").textContent = options.length ? `Options read from the question: ${options.join(" · ")}` : "";
   $("superseded").hidden = !data.superseded;
   const quotes = $("quotes");
   quotes.replaceChildren();
@@ -181,6 +185,7 @@ function showLive() {
   quotes.replaceChildren();
   $("passages").replaceChildren();
   $("superseded").hidden = true;
+  $("options").hidden = true;
   $("timing").textContent = "";
   const live = { quotes: [] };
   live.sentence = (text) => {
