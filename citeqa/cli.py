@@ -382,8 +382,8 @@ def eval_(
             "--choices",
             min=2,
             max=10,
-            help="Ask as a quiz: each answerable question with N options written under it "
-            "(its answer and N-1 other answers of the same shape); unanswerable ones left out.",
+            help="Ask as a quiz: each fact question with N options written under it (its answer and "
+            "N-1 other answers of the same shape; for an unanswerable one, N wrong answers).",
         ),
     ] = None,
     min_accuracy: Annotated[

@@ -2,11 +2,11 @@
 question gets N options -- its gold answer and N-1 other questions' answers of the same
 shape (a number for a number, a name for a name) from the same article where the set
 has articles -- written under it one a line ("A) Simona Halep"), in a seeded order.
-This is how a news quiz reads, and what ``service.options`` parses; unanswerable
-questions are left out (a quiz always holds its answer). A row's ``superseded``
-expectation is dropped: options narrow reading to the sentences that name one, so an
-older article is quoted as superseded only when it names another option, which the
-made-up options rarely do.
+This is how a news quiz reads, and what ``service.options`` parses. An unanswerable
+question gets N other answers from the same pool, none of them right: the articles do
+not answer it, so any answer is wrong. A row's ``superseded`` expectation is dropped:
+options narrow reading to the sentences that name one, so an older article is quoted
+as superseded only when it names another option, which made-up options rarely do.
 """
 
 from __future__ import annotations
@@ -43,18 +43,28 @@ def _words(answer: str) -> set[str]:
     return set(answer.lower().split()) - SMALL_WORDS
 
 
+def _asked(row: GoldenRow, options: list[str]) -> GoldenRow:
+    lines = "\n".join(f"{LETTERS[i]}) {o}" for i, o in enumerate(options))
+    return replace(row, question=f"{row.question}\n{lines}", tags=[*row.tags, "quiz"], superseded=None)
+
+
 def quiz_rows(rows: list[GoldenRow], n: int, seed: int = 0) -> list[GoldenRow]:
-    """The answerable rows that can get ``n`` options, each asked with them."""
+    """The fact rows that can get ``n`` options, each asked with them."""
     rng = random.Random(seed)
-    answerable = [r for r in rows if r.answerable and r.answers and r.kind == "fact"]
-    right = {r.id: _right(r) for r in answerable}
+    facts = [r for r in rows if r.kind == "fact" and (r.answers or not r.answerable)]
+    right = {r.id: _right(r) for r in facts if r.answerable}
     pools: dict[tuple[str, str], list[str]] = {}
-    for r in answerable:
-        a = right[r.id]
-        if len(a.split()) <= MAX_OPTION_WORDS:
+    for r in facts:
+        a = right.get(r.id)
+        if a and len(a.split()) <= MAX_OPTION_WORDS:
             pools.setdefault((_group(r), _shape(a)), []).append(a)
     out = []
-    for r in answerable:
+    for r in facts:
+        if not r.answerable:
+            pool = sorted({a for (g, _), p in pools.items() if g == _group(r) for a in p}, key=str.lower)
+            if len(pool) >= n:
+                out.append(_asked(r, rng.sample(pool, n)))
+            continue
         gold = right[r.id]
         if len(gold.split()) > MAX_OPTION_WORDS:
             continue
@@ -68,6 +78,5 @@ def quiz_rows(rows: list[GoldenRow], n: int, seed: int = 0) -> list[GoldenRow]:
             continue
         options = [*rng.sample(others, n - 1), gold]
         rng.shuffle(options)
-        lines = "\n".join(f"{LETTERS[i]}) {o}" for i, o in enumerate(options))
-        out.append(replace(r, question=f"{r.question}\n{lines}", tags=[*r.tags, "quiz"], superseded=None))
+        out.append(_asked(r, options))
     return out

@@ -102,7 +102,7 @@ def ask_events(
             pipeline.decider.threshold,
             pipeline.settings.reader_passages,
         )
-    reading = pipeline.namer.name(reader_question, reading, retrieved, quiz.options)
+    reading = pipeline.chooser.choose(reader_question, reading, retrieved, quiz.options)
     decision = pipeline.decider.decide(reading)
     kind = classify(stem)
     extractive = pipeline.verifier.verify(question, decision, retrieved, top_k)

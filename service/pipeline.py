@@ -13,7 +13,7 @@ from typing import Any
 from indexing.embedding import Embedder
 from indexing.store import Store
 from service.llm import make_llm
-from service.options import OptionNamer
+from service.options import OptionChooser, QuizCalibration
 from service.reader import HybridReader, ModelReader
 from service.retrieval import HybridRetriever
 from service.rule_reader import RuleReader
@@ -35,8 +35,8 @@ class Pipeline:
     reader: Reader
     decider: Decider
     verifier: Verifier
-    # Which answer option a chosen quote names (service.options).
-    namer: OptionNamer = field(default_factory=OptionNamer)
+    # Which answer option a chosen quote names, and the quiz confidence (service.options).
+    chooser: OptionChooser = field(default_factory=OptionChooser)
     llm: Any = None
     # Today, for questions asked without an as-of day: injectable, so tests never read the real date.
     clock: Callable[[], dt.date] = dt.date.today
@@ -65,6 +65,7 @@ def build_pipeline(
     reader: Reader | None = None,
     decider: Decider | None = None,
     verifier: Verifier | None = None,
+    chooser: OptionChooser | None = None,
     clock: Callable[[], dt.date] | None = None,
 ) -> Pipeline:
     """The asking path over ``store``; any stage can be passed in instead of the default.
@@ -86,8 +87,13 @@ def build_pipeline(
         reader=reader,
         decider=decider or ThresholdDecider(threshold),
         verifier=verifier or QuoteVerifier(),
-        # the reader's answer model when it has one (loaded once), else the reader's own short answer decides
-        namer=OptionNamer(reader.model if isinstance(reader, HybridReader | ModelReader) else None),
+        # the reader's answer model when it has one (loaded once), else the reader's own short answer
+        # decides; the quiz confidence was fitted over the hybrid reader's, so only it gets one
+        chooser=chooser
+        or OptionChooser(
+            reader.model if isinstance(reader, HybridReader | ModelReader) else None,
+            QuizCalibration.load() if isinstance(reader, HybridReader) else None,
+        ),
         llm=make_llm(settings) if llm is _DEFAULT else llm,
         clock=clock or dt.date.today,
     )

@@ -33,7 +33,7 @@ def _summary(out) -> dict:
     return json.loads((out / "report.json").read_text())["summary"]
 
 
-def test_eval_as_a_quiz_asks_each_answerable_question_with_its_options(tmp_path, seed_data):
+def test_eval_as_a_quiz_asks_each_question_with_its_options(tmp_path, seed_data):
     from eval.choices import quiz_rows
     from eval.golden import load_golden
     from service.options import named, split
@@ -44,7 +44,7 @@ def test_eval_as_a_quiz_asks_each_answerable_question_with_its_options(tmp_path,
     report = json.loads((out / "report.json").read_text())
     expected = quiz_rows(load_golden(ROOT / "eval" / "golden.jsonl"), 3)
     assert [q["question"] for q in report["questions"]] == [r.question for r in expected]
-    assert report["summary"]["unanswerable"] == 0
+    assert report["summary"]["unanswerable"] == sum(not r.answerable for r in expected) > 0
     assert "as a quiz of 3 options" in (out / "report.md").read_text()
     # wherever the first quote names an option, the short answer is one it names
     answered = [q for q in report["questions"] if not q["abstained"]]

@@ -13,7 +13,7 @@ from eval.choices import quiz_rows
 from eval.golden import load_golden
 from service.answering import ask
 from service.app import create_app
-from service.options import OptionNamer, named, split
+from service.options import OptionChooser, named, split
 from service.pipeline import build_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,13 +129,13 @@ def test_without_a_model_the_readers_own_short_answer_names_the_option(pipeline,
     which is why the model decides where there is one."""
     settings, store = seed_index
     rules = build_pipeline(settings.model_copy(update={"reader": "rules"}), store, pipeline.embedder, llm=None)
-    assert rules.namer.model is None and pipeline.namer.model is not None
+    assert rules.chooser.model is None and pipeline.chooser.model is not None
     question = "Who is the US Secretary of Commerce?"
     stem = ask(rules, question)
     assert "Lloyd Austin" in stem.short_answer.text and "Gina Raimondo" in stem.quotes[0].text
     res = ask(rules, question, options=["Lloyd Austin", "Gina Raimondo", "Rustem Umerov"])
     assert res.quotes[0] == stem.quotes[0] and res.short_answer.text == "Lloyd Austin"
-    assert OptionNamer(None)._pick(question, "", "", [(0, 4), (10, 14)], None, 0) is None
+    assert OptionChooser(None)._pick(question, "", "", [(0, 4), (10, 14)], None, 0) is None
 
 
 def test_options_in_the_request_read_like_options_in_the_question(pipeline):
@@ -205,12 +205,14 @@ def test_an_option_given_twice_counts_once(client):
     assert body["options"] == ["Kyiv", "Washington"]
 
 
-def test_a_quiz_set_gives_each_answerable_question_its_answer_and_same_shaped_others():
+def test_a_quiz_set_gives_each_question_its_answer_and_same_shaped_others_or_only_wrong_ones():
     rows = load_golden(ROOT / "eval" / "golden.jsonl")
     quiz = quiz_rows(rows, 4, seed=0)
-    assert quiz and all(r.answerable for r in quiz) and len(quiz) <= sum(r.answerable for r in rows)
     assert quiz_rows(rows, 4, seed=0) == quiz  # seeded
-    for row in quiz:
+    answerable = [r for r in quiz if r.answerable]
+    unanswerable = [r for r in quiz if not r.answerable]
+    assert answerable and unanswerable and all(r.kind == "fact" for r in quiz)
+    for row in answerable:
         read = split(row.question)
         assert len(read.options) == 4 and "quiz" in row.tags
         right = [o for o in read.options if o in row.answers]
@@ -218,3 +220,46 @@ def test_a_quiz_set_gives_each_answerable_question_its_answer_and_same_shaped_ot
         others = [o for o in read.options if o not in row.answers]
         has_digit = any(c.isdigit() for c in right[0])
         assert all(any(c.isdigit() for c in o) == has_digit for o in others)
+    for row in unanswerable:
+        assert len(split(row.question).options) == 4 and row.answers == []
+
+
+def test_the_quiz_confidence_is_fitted_for_the_shipped_reader_on_the_calibration_articles_only():
+    import hashlib
+
+    from eval.squad import TEST_ARTICLES
+    from service.options import QUIZ_CALIBRATION, QuizCalibration
+    from service.reader import HYBRID_CALIBRATION
+
+    calibration = QuizCalibration.load()
+    meta = calibration.meta
+    # fitted over the hybrid reader's confidence as it is now: refit when that file changes
+    assert meta["hybrid_confidence_sha256"] == hashlib.sha256(HYBRID_CALIBRATION.read_bytes()).hexdigest()
+    manifest = json.loads((ROOT / "training" / "reader" / "manifest.json").read_text())
+    assert sorted(meta["articles"]) == sorted(manifest["splits"]["calibration"])
+    assert not set(meta["articles"]) & set(TEST_ARTICLES)
+    assert set(calibration.weights) == {"reader_logit", "names_option"}
+    with pytest.raises(ValueError, match="not a citeqa-quiz-confidence"):
+        QuizCalibration.load(ROOT / "service" / "models" / "hybrid-confidence.json")
+    assert QUIZ_CALIBRATION.is_file()
+
+
+def test_a_quiz_answer_gets_the_quiz_probability_of_its_features(pipeline, seed_index):
+    from service.options import OptionChooser, quiz_features
+
+    settings, store = seed_index
+    plain = build_pipeline(
+        settings, store, pipeline.embedder, llm=None, chooser=OptionChooser(pipeline.chooser.model, None)
+    )
+    quiz = "Which minister signed for Ukraine? (a) Lloyd Austin (b) Rustem Umerov (c) Gina Raimondo"
+    own, calibrated = ask(plain, quiz), ask(pipeline, quiz)
+    assert own.quotes == calibrated.quotes and own.short_answer == calibrated.short_answer
+    expected = pipeline.chooser.calibration.probability(quiz_features(own.confidence, True))
+    assert calibrated.confidence == pytest.approx(expected, abs=1e-3)
+    # an answer naming an option is right far more often than the reader's own confidence says
+    assert calibrated.confidence > own.confidence
+    # a question without options keeps the reader's confidence
+    assert (
+        ask(plain, "Which minister signed for Ukraine?").confidence
+        == ask(pipeline, "Which minister signed for Ukraine?").confidence
+    )
