@@ -3,15 +3,16 @@
 "Which country hosted the summit? A) France B) Spain C) Italy", the same with one
 option a line, "… : France, Spain, Italy or Germany?", or the request's ``options``.
 Asked as one string, the options' words flood retrieval and the reader's term
-coverage with three wrong answers, and the service abstained on a quarter of such
-questions it answers when asked the stem alone (docs/benchmarks.md, "Answer options").
-So the options are read off (``split``), the stem is what is retrieved and read, and
-the options narrow what may answer (``narrow``): only sentences that name an option
-are read -- the way a question's dates narrow it (``service.time_scope``). (Only those
-naming exactly one, where any did, held a gold answer less often on the calibration
-articles: a list that names two options is often the answer.) When no retrieved sentence names an option, nothing is
-narrowed and the question is answered as its stem. The short answer becomes the
-option the chosen sentence names (``name_option``), as the article writes it.
+coverage with the wrong answers, and the service abstained on most such questions it
+answers when asked the stem alone (docs/benchmarks.md, session 17). So the options are
+read off (``split``), the stem is what is retrieved and read, and the options narrow
+what may answer (``narrow``): only sentences that name an option are read -- the way a
+question's dates narrow it (``service.time_scope``). (Only those naming exactly one,
+where any did, held a gold answer less often on the calibration articles: a list that
+names two options often is the answer.) When no retrieved sentence names an option,
+nothing is narrowed and the question is read as its stem. ``OptionChooser`` makes the
+option the chosen sentence names the short answer, as the article writes it, and gives
+the answer its quiz confidence (``QuizCalibration``).
 
 Rules over the question's surface, on purpose: quiz layouts are few and regular.
 """
@@ -120,7 +121,10 @@ def split(question: str) -> Options:
     for read in (_marked, _lines, _inline):
         found = read(question)
         if found and 2 <= len(found.options) <= MAX_OPTIONS:
-            options = tuple(dict.fromkeys(o[:MAX_OPTION_CHARS] for o in found.options))
+            distinct: dict[str, str] = {}  # the same option twice, in any case, is one (as in the request)
+            for o in found.options:
+                distinct.setdefault(o.casefold(), o[:MAX_OPTION_CHARS])
+            options = tuple(distinct.values())
             if len(options) >= 2:
                 return Options(found.stem, options)
     return Options(question)
@@ -135,8 +139,10 @@ def _pattern(option: str) -> re.Pattern[str]:
 
 
 def named(text: str, options: tuple[str, ...]) -> dict[str, tuple[int, int]]:
-    """Each option ``text`` names, with where (first mention); an option found only inside
-    another's mention ("United States" in "United States Navy") is not named."""
+    """Each option ``text`` names, with where (first mention): its words whole, in any case;
+    an option found only inside another's mention ("United States" in "United States Navy")
+    is not named. (A person's surname alone -- "Umerov" for "Rustem Umerov" -- was tried and
+    left: a quote naming only "R. Nadal" does not show the option "Rafael Nadal".)"""
     found = {o: m.span() for o in options if (m := _pattern(o).search(text))}
     return {
         o: (s, e)

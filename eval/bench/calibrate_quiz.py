@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench.calibrate_reader import calibration_articles, calibration_figures, fit_logistic, indexed
+from eval.bench.calibrate_reader import calibration_articles, calibration_figures, ece, fit_logistic, indexed
 from eval.choices import quiz_rows
 from eval.metrics import contains_answer
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
@@ -95,7 +95,7 @@ def main() -> None:
             "threshold": hybrid.threshold,
             "answerable_right_at_reader_threshold": float(np.mean((answered & y)[answerable])),
             "unanswerable_abstained_at_reader_threshold": float(np.mean(~answered[~answerable])),
-            "ece_of_the_readers_own_confidence": _ece(1 / (1 + np.exp(-x[:, 0])), y),
+            "ece_of_the_readers_own_confidence": ece(1 / (1 + np.exp(-x[:, 0])), y),
         }
     )
     body = {
@@ -115,17 +115,6 @@ def main() -> None:
     args.out.write_text(json.dumps(body, indent=2) + "\n")
     print(json.dumps(body, indent=2))
     print(f"wrote {args.out}")
-
-
-def _ece(probs: np.ndarray, y: np.ndarray) -> float:
-    bins = np.minimum((probs * 10).astype(int), 9)
-    return float(
-        sum(
-            (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
-            for k in range(10)
-            if (bins == k).any()
-        )
-    )
 
 
 if __name__ == "__main__":

@@ -125,18 +125,24 @@ THRESHOLD_RULE = (
 )
 
 
+def ece(probs: np.ndarray, y: np.ndarray) -> float:
+    """Expected calibration error over 10 equal-width bins."""
+    bins = np.minimum((probs * 10).astype(int), 9)
+    return float(
+        sum(
+            (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
+            for k in range(10)
+            if (bins == k).any()
+        )
+    )
+
+
 def calibration_figures(probs: np.ndarray, y: np.ndarray, answerable: np.ndarray) -> tuple[float, dict]:
     """The chosen threshold, and what the fitted confidence does on the calibration
     questions (one per question: its probability, whether the answer given is right)."""
     threshold, share = choose_threshold(probs, y, answerable)
     answered = probs >= threshold
     confident = probs >= 0.9
-    bins = np.minimum((probs * 10).astype(int), 9)
-    ece = sum(
-        (bins == k).sum() / len(probs) * abs(y[bins == k].mean() - probs[bins == k].mean())
-        for k in range(10)
-        if (bins == k).any()
-    )
     return threshold, {
         "questions": len(y),
         "answerable": int(answerable.sum()),
@@ -146,7 +152,7 @@ def calibration_figures(probs: np.ndarray, y: np.ndarray, answerable: np.ndarray
         "unanswerable_abstained_at_threshold": float(np.mean(~answered[~answerable])),
         "precision_at_0.9": float(y[confident].mean()) if confident.any() else None,
         "share_at_0.9": float(confident.sum() / answerable.sum()),
-        "ece_all_questions_in_sample": float(ece),
+        "ece_all_questions_in_sample": ece(probs, y),
     }
 
 
