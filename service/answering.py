@@ -120,12 +120,13 @@ def ask_events(
     # small model asked anyway answers from whatever it was shown.
     if pipeline.llm is None or extractive.abstained:
         return iter([Event("done", extractive)])
-    return _llm_events(pipeline, question, kind, reading, retrieved, extractive, stream)
+    return _llm_events(pipeline, question, quiz, kind, reading, retrieved, extractive, stream)
 
 
 def _llm_events(
     pipeline: Pipeline,
     question: str,
+    quiz: Options,
     kind: QuestionKind,
     reading: Reading,
     retrieved: Retrieved,
@@ -133,11 +134,15 @@ def _llm_events(
     stream: bool,
 ) -> Iterator[Event]:
     sources = _sources(extractive, reading, retrieved)
-    citer = Citer({s.number: s for s in sources}, retrieved.records, question=question)
+    # A name or number the question states needs no support; an option is not stated, it is asked
+    # about, so the support check reads the stem, and the LLM is shown the options as one list
+    # however they came (listed in the question or given in the request).
+    citer = Citer({s.number: s for s in sources}, retrieved.records, question=quiz.stem)
+    asked = f"{quiz.stem}\nOptions: " + "; ".join(quiz.options) if quiz.options else question
     try:
         text = generate(
             pipeline.llm,
-            prompt(question, sources, kind.kind),
+            prompt(asked, sources, kind.kind),
             timeout_s=pipeline.settings.llm_timeout_s,
             stream=stream,
         )

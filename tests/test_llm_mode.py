@@ -368,3 +368,32 @@ def test_a_comparison_with_a_side_the_articles_never_name_abstains(client, llm):
     body = body.json()
     assert body["question_kind"] == "comparison" and body["abstained"] and body["quotes"] == []
     assert llm.requests == []  # an abstention is never handed to the LLM
+
+
+def test_a_quiz_shows_the_llm_the_options_and_an_option_still_needs_support(client, llm):
+    """The options reach the prompt as one list however they came; naming one is a claim
+    like any other (a wrong amount among the options is not "stated by the question")."""
+    llm.reset(
+        lambda src: (
+            f"The package was $300 million [{find(src, AID)}]. "
+            f"The US announced a $175 million package [{find(src, AID)}]."
+        )
+    )
+    options = ["$175 million", "$300 million", "$1 billion"]
+    question = "How much was the military aid package the US announced on December 6, 2023?"
+    r = client.post("/ask", json={"question": question, "options": options})
+    body = r.json()
+    prompt = llm.requests[-1]["messages"][-1]["content"]
+    assert f"Question: {question}\nOptions: $175 million; $300 million; $1 billion" in prompt
+    assert body["question"] == question and body["options"] == options
+    assert body["mode"] == "llm" and "$300 million" not in body["answer"] and "$175 million" in body["answer"]
+    assert body["llm_dropped"] == {"unsupported": 1}
+    assert_sound(client, body)
+    # listed in the question: the same prompt (the stem and the list), and the same check
+    # (the options are in the question's text, yet "$300 million" is still a claim to support)
+    listed = client.post("/ask", json={"question": question + " A) $175 million B) $300 million C) $1 billion"})
+    assert listed.json()["llm_dropped"] == {"unsupported": 1} and "$300 million" not in listed.json()["answer"]
+    assert (
+        f"Question: {question}\nOptions: $175 million; $300 million; $1 billion"
+        in (llm.requests[-1]["messages"][-1]["content"])
+    )
