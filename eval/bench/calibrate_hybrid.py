@@ -29,13 +29,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from eval.bench.calibrate_reader import THRESHOLD_RULE, calibration_articles, calibration_figures, fit_logistic, indexed
+from eval.bench.calibrate_reader import (
+    THRESHOLD_RULE,
+    calibration_articles,
+    calibration_figures,
+    fit_logistic,
+    indexed,
+    write_artifact,
+)
 from eval.golden import GoldenRow
 from eval.metrics import contains_answer
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
@@ -168,9 +174,7 @@ def main() -> None:
         "bias": round(float(w[-1]), 4),
         "weights": {n: round(float(v), 4) for n, v in zip(NAMES, w[:-1], strict=True)},
     }
-    args.out.write_text(json.dumps(body, indent=2) + "\n")
-    print(json.dumps(body, indent=2))
-    print(f"wrote {args.out}")
+    write_artifact(args.out, body)
 
 
 if __name__ == "__main__":

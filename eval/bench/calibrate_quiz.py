@@ -18,12 +18,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
-from eval.bench.calibrate_reader import calibration_articles, calibration_figures, ece, fit_logistic, indexed
+from eval.bench.calibrate_reader import (
+    calibration_articles,
+    calibration_figures,
+    ece,
+    fit_logistic,
+    indexed,
+    write_artifact,
+)
 from eval.choices import quiz_rows
 from eval.metrics import contains_answer
 from eval.squad import SQUAD_DIR, load_squad, write_squad_corpus
@@ -112,9 +118,7 @@ def main() -> None:
         "bias": round(float(w[-1]), 4),
         "weights": {n: round(float(v), 4) for n, v in zip(QUIZ_FEATURES, w[:-1], strict=True)},
     }
-    args.out.write_text(json.dumps(body, indent=2) + "\n")
-    print(json.dumps(body, indent=2))
-    print(f"wrote {args.out}")
+    write_artifact(args.out, body)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,13 @@ THRESHOLD_RULE = (
 )
 
 
+def write_artifact(path: Path, body: dict) -> None:
+    """Write a fitted artifact (and show it)."""
+    path.write_text(json.dumps(body, indent=2) + "\n")
+    print(json.dumps(body, indent=2))
+    print(f"wrote {path}")
+
+
 def ece(probs: np.ndarray, y: np.ndarray) -> float:
     """Expected calibration error over 10 equal-width bins."""
     bins = np.minimum((probs * 10).astype(int), 9)
@@ -199,9 +206,7 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "figures": figures,
     }
-    args.out.write_text(json.dumps(body, indent=2) + "\n")
-    print(json.dumps(body, indent=2))
-    print(f"wrote {args.out}")
+    write_artifact(args.out, body)
 
 
 if __name__ == "__main__":
