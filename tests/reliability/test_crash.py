@@ -189,10 +189,11 @@ def position(line: str) -> float | None:
     return int(m.group(2)) + int(m.group(3)) / 2
 
 
-def kill_index_at(env: dict[str, str], target: int, log: Path) -> tuple[int, int, str]:
+def kill_index_at(env: dict[str, str], target: int, log: Path, on: str = "") -> tuple[int, int, str]:
     """Start `citeqa index --progress lines`, SIGKILL it on the first progress line whose
-    ``position`` is >= ``target``: as work starts (0), during a write, between writes or
-    after the last; (its pid, its return code, the line it was killed on)."""
+    ``position`` is >= ``target`` (and that starts with ``on``, when given): as work starts
+    (0), during a write, between writes or after the last; (its pid, its return code, the
+    line it was killed on)."""
     proc = subprocess.Popen(
         [str(CITEQA), "index", "--progress", "lines"],
         env={**os.environ, **env},
@@ -206,7 +207,7 @@ def kill_index_at(env: dict[str, str], target: int, log: Path) -> tuple[int, int
     for line in proc.stdout:
         seen.append(line)
         at_ = position(line)
-        if at_ is not None and at_ >= target:
+        if at_ is not None and at_ >= target and line.strip().startswith(on):
             proc.send_signal(signal.SIGKILL)
             at = line.strip()
             break
@@ -264,11 +265,18 @@ def crash_trials(
     # the last ends at total (kill on the last write's line).
     targets = [min(total, int(total * (k + rng.random()) / TRIALS)) for k in range(TRIALS)]
     targets[0], targets[-1] = 0, total
+    # Two trials wait for a line of their kind, so that both mid-run phases are hit whatever the
+    # batching (left to the targets alone, a server-mode run once landed all seven mid-run kills
+    # on write lines): one on a write's line at its target, one between writes -- on the first
+    # progress line after work began (progress lines come only between writes, and after its
+    # own target there may be none before the last).
+    kinds = {targets[TRIALS // 2]: "progress", targets[TRIALS // 2 + 1]: "writing"} if TRIALS >= 4 else {}
     rng.shuffle(targets)
     outcomes: Counter = Counter()
     for n, target in enumerate(targets):
         before(n)
-        pid, code, at = kill_index_at(env(n), target, tmp_path / f"{mode}-{n}.log")
+        on = kinds.get(target, "")
+        pid, code, at = kill_index_at(env(n), 1 if on == "progress" else target, tmp_path / f"{mode}-{n}.log", on)
         again = run_cli("index", env=env(n))
         if again.returncode != 0 and refused is not None:
             refused(pid, again)
