@@ -3,8 +3,8 @@
 "Which country hosted the summit? A) France B) Spain C) Italy", the same with one
 option a line, "… : France, Spain, Italy or Germany?", or the request's ``options``.
 Asked as one string, the options' words flood retrieval and the reader's term
-coverage with the wrong answers, and the service abstained on most such questions it
-answers when asked the stem alone (docs/benchmarks.md, session 17). So the options are
+coverage with the wrong answers: a quarter to a third of such questions were abstained
+on, and right answers fell from 0.84 to 0.69 (docs/benchmarks.md, session 17). So the options are
 read off (``split``), the stem is what is retrieved and read, and the options narrow
 what may answer (``narrow``): only sentences that name an option are read -- the way a
 question's dates narrow it (``service.time_scope``). (Only those naming exactly one,
