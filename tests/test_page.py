@@ -128,7 +128,7 @@ def test_answerable_question_and_highlighted_quote(server, page, tmp_path):
     shot(page, tmp_path, "screenshot-article.png")
 
 
-def test_a_quiz_question_shows_the_options_read_and_answers_with_one(server, page):
+def test_a_quiz_question_shows_the_options_read_and_answers_with_one(server, page, tmp_path):
     quiz = "Which minister signed for Ukraine? A) Lloyd Austin B) Rustem Umerov C) Gina Raimondo"
     page.goto(server.url + "/")
     page.locator("button.example", has_text="Which minister signed").click()  # an example asks it
@@ -138,6 +138,7 @@ def test_a_quiz_question_shows_the_options_read_and_answers_with_one(server, pag
         "Options read from the question: Lloyd Austin · Rustem Umerov · Gina Raimondo"
     )
     expect(page.locator(".answer .short")).to_have_text("Rustem Umerov")
+    shot(page, tmp_path, "screenshot-quiz.png")
     page.get_by_label("Your question").fill(ANSWERABLE)
     page.keyboard.press("Enter")
     expect(page.locator(".answer .short")).to_have_text("$175 million", timeout=30_000)
