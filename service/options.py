@@ -19,7 +19,6 @@ Rules over the question's surface, on purpose: quiz layouts are few and regular.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -27,8 +26,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from service.answer_model import AnswerModel
+from service.reader import read_artifact, sigmoid
 from service.retrieval import Retrieved
-from service.schemas import MAX_OPTION_CHARS, MAX_OPTIONS
+from service.schemas import MAX_OPTION_CHARS, MAX_OPTIONS, distinct_options
 from service.stages import Answer, Offsets, Reading
 
 # "A)", "(a)", "B.", "3:" -- a letter or number that marks an option, after a space or a line start.
@@ -121,10 +121,7 @@ def split(question: str) -> Options:
     for read in (_marked, _lines, _inline):
         found = read(question)
         if found and 2 <= len(found.options) <= MAX_OPTIONS:
-            distinct: dict[str, str] = {}  # the same option twice, in any case, is one (as in the request)
-            for o in found.options:
-                distinct.setdefault(o.casefold(), o[:MAX_OPTION_CHARS])
-            options = tuple(distinct.values())
+            options = tuple(distinct_options([o[:MAX_OPTION_CHARS] for o in found.options]))
             if len(options) >= 2:
                 return Options(found.stem, options)
     return Options(question)
@@ -185,14 +182,11 @@ class QuizCalibration:
 
     @classmethod
     def load(cls, path: Path | None = None) -> QuizCalibration:
-        data = json.loads((path or QUIZ_CALIBRATION).read_text(encoding="utf-8"))
-        if data.get("format") != QUIZ_FORMAT:
-            raise ValueError(f"{path or QUIZ_CALIBRATION}: not a {QUIZ_FORMAT} file (format {data.get('format')!r})")
+        data = read_artifact(path or QUIZ_CALIBRATION, QUIZ_FORMAT)
         return cls(float(data["bias"]), {k: float(v) for k, v in data["weights"].items()}, data)
 
     def probability(self, feats: dict[str, float]) -> float:
-        z = self.bias + sum(w * feats[k] for k, w in self.weights.items())
-        return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+        return sigmoid(self.bias + sum(w * feats[k] for k, w in self.weights.items()))
 
 
 def quiz_features(confidence: float, names_option: bool) -> dict[str, float]:
@@ -237,11 +231,9 @@ class OptionChooser:
         sentence = record.text[start:end]
         found = named(sentence, options)
         spans = list(found.values())
-        pick = (
-            (spans[0] if len(spans) == 1 else self._pick(question, record.title, sentence, spans, best.short, start))
-            if spans
-            else None
-        )
+        pick = spans[0] if len(spans) == 1 else None
+        if len(spans) > 1:
+            pick = self._pick(question, record.title, sentence, spans, best.short, start)
         short = Offsets(doc_id, start + pick[0], start + pick[1]) if pick else best.short
         feats = quiz_features(best.confidence, pick is not None)
         confidence = self.calibration.probability(feats) if self.calibration else best.confidence

@@ -47,7 +47,12 @@ _BEFORE = "$£€¥"
 _AFTER = "%"
 
 
-def _artifact(path: Path, fmt: str) -> dict:
+def sigmoid(z: float) -> float:
+    """The logistic function of a fitted calibration (0 far below, where exp would overflow)."""
+    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+
+def read_artifact(path: Path, fmt: str) -> dict:
     """A fitted artifact's JSON, refused unless it declares ``fmt``."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") != fmt:
@@ -75,7 +80,7 @@ class Calibration:
     @classmethod
     def load(cls, path: Path | None = None) -> Calibration:
         """Read a file written by ``python -m eval.bench.calibrate_reader``."""
-        data = _artifact(path or CALIBRATION, FORMAT)
+        data = read_artifact(path or CALIBRATION, FORMAT)
         rank, conf = data["rank"], data["confidence"]
         return cls(
             float(rank["logit"]),
@@ -92,8 +97,7 @@ class Calibration:
 
     def probability(self, rank: float) -> float:
         """P(right) of an answer with this ranking score."""
-        z = self.a * rank + self.b
-        return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+        return sigmoid(self.a * rank + self.b)
 
 
 @dataclass
@@ -246,7 +250,7 @@ class HybridCalibration:
     @classmethod
     def load(cls, path: Path | None = None) -> HybridCalibration:
         """Read a file written by ``python -m eval.bench.calibrate_hybrid``."""
-        data = _artifact(path or HYBRID_CALIBRATION, HYBRID_FORMAT)
+        data = read_artifact(path or HYBRID_CALIBRATION, HYBRID_FORMAT)
         choice = HybridChoice(int(data["choice"]["pool"]), {k: float(v) for k, v in data["choice"]["weights"].items()})
         return cls(
             float(data["bias"]),
@@ -262,8 +266,7 @@ class HybridCalibration:
 
     def probability(self, feats: dict[str, float]) -> float:
         """P(right) from the features (the rule reader's and the hybrid's own)."""
-        z = self.bias + sum(w * feats.get(k, 0.0) for k, w in self.weights.items())
-        return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+        return sigmoid(self.bias + sum(w * feats.get(k, 0.0) for k, w in self.weights.items()))
 
 
 # The confidence features the hybrid reader adds to the rule reader's.

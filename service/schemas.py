@@ -31,6 +31,14 @@ _TEXT_SCHEMA = {
 _OPTION_SCHEMA = {**_TEXT_SCHEMA, "maxLength": MAX_OPTION_CHARS}
 
 
+def distinct_options(options: list[str]) -> list[str]:
+    """The options in order, the same one twice (in any case) kept once, as first written."""
+    seen: dict[str, str] = {}
+    for o in options:
+        seen.setdefault(o.casefold(), o)
+    return list(seen.values())
+
+
 def _clean_text(value: str, name: str) -> str:
     if _ALL_BLANK.fullmatch(value):
         raise ValueError(f"{name} must not be empty")
@@ -126,12 +134,8 @@ class AskRequest(_DateRange):
             return None
         if any(len(v) > MAX_OPTION_CHARS for v in value):
             raise ValueError(f"each option must be at most {MAX_OPTION_CHARS} characters")
-        cleaned = [" ".join(_clean_text(v, "each option").split()) for v in value]
         # the same option twice (in any case) is one option: the schema cannot say "distinct ignoring case"
-        distinct: dict[str, str] = {}
-        for v in cleaned:
-            distinct.setdefault(v.casefold(), v)
-        return list(distinct.values())
+        return distinct_options([" ".join(_clean_text(v, "each option").split()) for v in value])
 
 
 class SearchRequest(_DateRange):
