@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 from service.citations import Citer, Event
+from service.conflicts import Specifiers
 from service.llm import PROMPT_CANDIDATES, LLMUnavailable, Source, generate, prompt
 from service.options import Options, narrow, split
 from service.pipeline import Pipeline
@@ -89,6 +91,7 @@ def ask_events(
     stem = quiz.stem
     scope = TimeScope.of(stem, as_of, pipeline.clock())
     retrieved = pipeline.retriever.retrieve(stem, since=since, until=until, scope=scope)
+    retrieved = replace(retrieved, specifiers=Specifiers.of(quiz.stem))
     retrieved = narrow(retrieved, quiz.options, pipeline.settings.reader_passages)
     reader_question = scope.reader_question(retrieved.fits)
     reading = scope.adjust(pipeline.reader.read(reader_question, retrieved), retrieved.fits)

@@ -14,6 +14,7 @@ from indexing.embedding import Embedder
 from indexing.store import ArticleRecord, ChunkRecord, Store, published_window
 from service.analysis import terms
 from service.cache import LruCache
+from service.conflicts import Specifiers
 from service.errors import IndexNotReady
 from service.lexical import LexicalIndex
 from service.settings import RetrievalSettings
@@ -71,12 +72,26 @@ class Retrieved:
     # (doc id, start, end) of the only sentences that may answer (the question's answer
     # options narrowed reading to them: ``service.options.narrow``); None: no such limit.
     only: frozenset[tuple[str, int, int]] | None = None
+    # What the question specifies (a country, a place, an office, a direction): a sentence
+    # stating another instead never answers (``service.conflicts``); None: not checked.
+    specifiers: Specifiers | None = None
+    # (doc id, start, end) of a sentence -> whether it contradicts ``specifiers``, filled as read.
+    contradicts: dict[tuple[str, int, int], bool] = field(default_factory=dict)
 
     def admits(self, row: ChunkRow, index: int) -> bool:
-        """Whether sentence ``index`` of ``row`` may answer: not dated outside the
-        periods the question asks about (``TimeScope.fit``), and among ``only`` when set."""
+        """Whether sentence ``index`` of ``row`` may answer: among ``only`` when set, not
+        stating another of what the question specifies (``Specifiers.contradicted_by``),
+        and not dated outside the periods the question asks about (``TimeScope.fit``)."""
         if self.only is not None and (row.doc_id, *row.sentences[index]) not in self.only:
             return False
+        if self.specifiers:
+            s, e = row.sentences[index]
+            key = (row.doc_id, s, e)
+            no = self.contradicts.get(key)
+            if no is None:
+                no = self.contradicts[key] = self.specifiers.contradicted_by(row.text[s - row.start : e - row.start])
+            if no:
+                return False
         if self.scope is None or not self.scope.periods:
             return True
         s, e = row.sentences[index]

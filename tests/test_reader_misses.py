@@ -29,21 +29,21 @@ def known_miss(*values, why: str, strict: bool = True, id: str | None = None):
 
 # (miss class, question, what the quote must hold, what the short answer must be or None)
 ANSWERABLE = [
-    known_miss(
+    # The winner's sentence states another place (service.conflicts), so it is never read.
+    pytest.param(
         "runner-up asked, not the winner",
         "Who finished second in the 2025 Lakeside Marathon?",
         "Maria Lopez",
         None,
-        why="the rules rank the winner's sentence first and the headline second, so the model's pool of "
-        "two never holds the runner-up's sentence (third)",
+        id="runner-up",
     ),
     known_miss(
         "the opposite sentence",
         "Which dish was voted the most popular in the Ridgeway canteen survey?",
         "lamb stew",
         None,
-        why="the rules pick the survey's opening sentence; the 'most popular' one ranks third, outside the "
-        "model's pool (and the model scores it low: logit -1.2)",
+        why="the 'most unpopular' sentence is never read now (service.conflicts), but the model scores the "
+        "'most popular' one low (logit -1.2) and the preference picks the survey's opening sentence",
     ),
     pytest.param(
         "the year the question names", "Who won the 2025 Harbor Song Contest?", "Blue Lanterns", None, id="year"
@@ -89,11 +89,8 @@ ANSWERABLE = [
     ),
 ]
 NEAR_MISSES = [
-    known_miss(
-        "runner-up asked, not the winner",
-        "Who finished third in the 2025 Lakeside Marathon?",
-        why="no article names third place; answered with the winner's sentence, confidence 0.41 (threshold 0.37)",
-    ),
+    # The winner's and the runner-up's sentences state other places (service.conflicts).
+    pytest.param("runner-up asked, not the winner", "Who finished third in the 2025 Lakeside Marathon?", id="third"),
     # The time rules (service.time_scope) drop the 2024 article's sentence: nothing is left to answer with.
     pytest.param("the year the question names", "Who won the 2023 Harbor Song Contest?", id="other-year"),
     # Measured on a processor with AVX-512 VNNI: the floors sentence gets 0.373 against the
@@ -108,11 +105,8 @@ NEAR_MISSES = [
         strict=cpu_has_vnni(),
         id="lifts",
     ),
-    known_miss(
-        "the whole name",
-        "Who is Northwind Shipping's new finance director?",
-        why="no article names a finance director; answered with the chief executive, confidence 0.50 (threshold 0.37)",
-    ),
+    # The chief executive's sentence states another office (service.conflicts).
+    pytest.param("the whole name", "Who is Northwind Shipping's new finance director?", id="finance director"),
     known_miss(
         "the currency sign",
         "How much does a cup of tea cost at the station kiosk?",

@@ -1,0 +1,358 @@
+"""Sentences that state the asked fact of something else: the near misses a news
+reader meets most — Britain's foreign secretary for France's, the winner for the
+runner-up, Season 10's premiere for the first season's, the chief executive for the
+finance director, the start of a war for its end.
+
+A question's *specifiers* are words of four closed kinds:
+
+- ``country``: a country's name, alias or demonym (countryinfo's table): "French",
+  "the UK", "Ukraine's";
+- ``rank``: a finishing place ("won", "winner", "runner-up", "finished third") or the
+  nth of a series ("the first season", "Season 10", "the second day");
+- ``office``: an office ("chief executive", "finance director", "Secretary of State",
+  "foreign minister");
+- ``direction``: one of a pair of opposites ("begin"/"end", "most"/"least").
+
+A sentence *contradicts* the question when, for some specifier, it never states it
+and states another of the same kind in the same place: a country beside a word the
+question has beside its own country (within ``WINDOW`` words; a sentence naming
+another country elsewhere still answers); a place or the nth of the same series; any
+other office; the opposite word. Such a sentence is never read
+(``Retrieved.admits``), as a sentence dated outside the asked period is not: the
+reader then answers from another sentence or abstains. The answer model was trained
+on SQuAD, whose unanswerable questions are rarely of this kind (docs/reader-model.md,
+session 13): it scores "British Foreign Secretary David Cameron …" as an answer to
+"Who is Ukraine's foreign minister?" at 0.49. No confidence weight is fitted here:
+these are hard constraints, like the stated years and numbers of
+``service.analysis``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from service.analysis import stopwords, tokens
+
+# Words either side of a country (stop words counted) where its head word is looked for.
+WINDOW = 3
+
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20,
+}  # fmt: skip
+_CARDINALS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+_ORD = r"(?:" + "|".join(_ORDINALS) + r"|\d{1,3}(?:st|nd|rd|th))"
+# Nouns whose nth member a question asks about ("the first season", "Season 10").
+_SERIES = (
+    r"(?:season|series|episode|edition|round|stage|day|week|leg|game|match|term|instal?ment|chapter|volume|phase"
+    r"|tranche)"
+)
+_SERIES_BEFORE = re.compile(rf"\b(?P<n>{_ORD})[\s-]+(?P<head>{_SERIES})s?\b", re.I)
+_SERIES_AFTER = re.compile(
+    rf"\b(?P<head>{_SERIES})\s+(?P<n>\d{{1,3}}|{'|'.join(_CARDINALS)}|{'|'.join(_ORDINALS)})\b(?!\s*(?:%|per\s*cent|percent))",
+    re.I,
+)
+# A finishing place: 1 for winning, n for "finished nth", "nth place", "runner-up".
+_PLACE_WIN = re.compile(r"\b(?:won|wins?|winners?|champions?|victor(?:s|y)?)\b", re.I)
+_PLACE_NTH = re.compile(
+    rf"\b(?:(?:finish(?:ed|es)?|came|comes|placed|ended|end(?:s)?\s+up)\s+(?:in\s+)?(?P<a>{_ORD})"
+    rf"|(?P<b>{_ORD})[\s-]+place(?:d)?)\b",
+    re.I,
+)
+_RUNNER_UP = re.compile(r"\brunners?[\s-]up\b", re.I)
+# A winner's sentence that names whom they beat names the runner-up too ("beating Argentina").
+_BEATEN = re.compile(
+    r"\b(?:beat(?:s|ing|en)?|defeat(?:s|ed|ing)?|edg(?:ed|ing)|overc(?:a|o)m(?:e|ing)|ahead\s+of)\b", re.I
+)
+
+# Offices; "minister" and "secretary" carry a portfolio ("Secretary of State", "foreign minister").
+_OFFICES = (
+    ("ceo", r"chief\s+executive(?:\s+officer)?|ceo|chief\s+exec"),
+    ("cfo", r"chief\s+financial\s+officer|cfo|financ(?:e|ial)\s+(?:director|chief)"),
+    ("coo", r"chief\s+operating\s+officer|coo"),
+    ("cto", r"chief\s+technology\s+officer|cto"),
+    ("chair", r"chair(?:man|woman|person)"),
+    ("vice president", r"vice[\s-]president"),
+    ("deputy prime minister", r"deputy\s+prime\s+minister"),
+    ("prime minister", r"prime\s+minister|premier"),
+    ("president", r"(?<!vice )(?<!vice-)president"),
+    ("chancellor", r"chancellor"),
+    ("mayor", r"mayor"),
+    ("governor", r"governor"),
+    ("spokesperson", r"spokes(?:man|woman|person)"),
+    ("managing director", r"managing\s+director"),
+    ("head coach", r"head\s+coach"),
+)
+_OFFICE = re.compile("|".join(f"(?P<o{i}>\\b(?:{p})\\b)" for i, (_, p) in enumerate(_OFFICES)), re.I)
+_PORTFOLIO_WORD = r"(?:[A-Za-z][\w-]*)"
+_MINISTER = re.compile(
+    rf"\b(?:(?P<before>{_PORTFOLIO_WORD})\s+)?(?:minister|secretary)\b"
+    rf"(?:\s+(?:of|for)\s+(?:the\s+)?(?P<after>{_PORTFOLIO_WORD}(?:\s+(?:and\s+)?(?!(?:of|for)\b){_PORTFOLIO_WORD})?))?",
+    re.I,
+)
+# Portfolios a minister or secretary holds; any other word beside the title ("which
+# minister", "Ukrainian minister") names none.
+_PORTFOLIOS = frozenset(
+    {"defence", "defense", "foreign", "finance", "financial", "treasury", "commerce", "trade", "interior", "home",
+     "health", "education", "justice", "energy", "agriculture", "transport", "transportation", "economy", "economic",
+     "labour", "labor", "environment", "culture", "state", "strategic", "industry", "digital", "science", "housing",
+     "sport", "tourism", "infrastructure", "veterans", "press", "communications", "security", "homeland", "war",
+     "navy", "army", "immigration", "climate", "budget", "employment", "welfare", "fisheries", "food", "water",
+     "technology", "research", "development", "regional", "local", "european", "brexit", "cabinet", "general"}
+)  # fmt: skip
+_PORTFOLIO_ALIASES = {"defence": "defense", "home": "interior", "external": "foreign", "affairs": ""}
+
+_OPPOSITES = (
+    (r"began|begin|begins|beginning|start(?:s|ed)?|onset|outbreak", r"end(?:s|ed)?|ending"),
+    (r"most", r"(?<!at )least|fewest"),
+    (r"highest|largest|biggest|greatest", r"lowest|smallest"),
+    (r"popular", r"unpopular"),
+)
+_DIRECTIONS = [(re.compile(rf"\b(?:{a})\b", re.I), re.compile(rf"\b(?:{b})\b", re.I)) for a, b in _OPPOSITES]
+
+_STOP_EXTRA = frozenset({"'s", "s"})
+# What "when" and "how many" need a sentence to hold: a time, a number.
+_ASKS_TIME = re.compile(
+    r"^\W*when\s+(?:did|does|do|is|was|were|will|are|has|have|had|can|could|would|should|shall)\b"
+    r"|\b(?:what|which|in\s+what|in\s+which)\s+(?:year|month|date|day|decade|century)\b",
+    re.I,
+)
+_ASKS_NUMBER = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
+_MONTHS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?"
+)
+_TIME_LIKE = re.compile(
+    rf"\d|\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tonight|yesterday|tomorrow"
+    r"|ago|week(?:s|end)?|months?|years?|decades?|century|centuries|era|age|period|spring|summer|autumn|fall|winter"
+    r"|morning|afternoon|evening|night|dawn|noon|midnight|during|after|before|until|since|when|while|once|soon"
+    r"|recently|later|earlier|now|then|onset|beginning|outbreak|time|times|reign|war|season|anniversary)\b",
+    re.I,
+)
+_NUMBER_LIKE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?"
+    r"|thousands?|millions?|billions?|trillions?|dozens?|half|single|double|twice|once|several|few|couple|score"
+    rf"|{'|'.join(_ORDINALS)})\b",
+    re.I,
+)
+# A country right after an auxiliary is the question's subject: "How much aid has the UK pledged?"
+_SUBJECT = re.compile(r"\b(?:has|have|had|did|does|do|will|would|can|could)\s+(?:the\s+)?$", re.I)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One specifier in a text: its kind, value, and (countries) the stems beside it."""
+
+    kind: str
+    value: object
+    near: frozenset[str] = frozenset()
+    subject: bool = False  # a country right after "has", "did"…: whose pledge or vote is asked
+    of: str | None = None  # an office's country ("British Foreign Secretary", "President of Ukraine")
+
+
+@lru_cache(maxsize=1)
+def _country_patterns() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One regex over every country name, alias and demonym (longest first), and each
+    spelling's country code. Two-letter codes are left out ("IN", "IT", "ME" are words),
+    but for the few a news text writes as a name."""
+    from countryinfo import all_countries
+
+    spellings: dict[str, tuple[int, str]] = {}
+
+    def add(text: str | None, code: str, population: int) -> None:
+        if not text or len(text) < 4 or not text.isascii():
+            return
+        known = spellings.get(text)
+        if known is None or known[0] < population:
+            spellings[text] = (population, code)
+
+    for c in all_countries():
+        code = c.iso(2)
+        pop = c.population() or 0
+        add(c.name(), code, pop)
+        add(c.demonym(), code, pop)
+        for alt in c.alt_spellings():
+            if " " in alt or (alt.isalpha() and alt[:1].isupper() and alt[1:].islower()):
+                add(alt, code, pop)
+    names = {text: code for text, (_, code) in spellings.items()}
+    names.update(
+        {"US": "US", "U.S.": "US", "USA": "US", "U.S.A.": "US", "America": "US", "UK": "GB", "U.K.": "GB",
+         "Britain": "GB", "UAE": "AE", "Americans": "US", "Britons": "GB"}
+    )  # fmt: skip
+    alts = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    # A spelling ending in "." may not end on a word boundary ("U.S."): the lookahead does.
+    return re.compile(rf"(?<![\w.])(?:{alts})(?:s\b)?(?![\w])"), names
+
+
+def _countries(text: str) -> list[tuple[int, int, str]]:
+    pattern, names = _country_patterns()
+    out = []
+    for m in pattern.finditer(text):
+        word = m.group(0)
+        code = names.get(word) or names.get(word[:-1])
+        if code:
+            out.append((m.start(), m.end(), code))
+    return out
+
+
+def _near(toks: list[tuple[int, str]], start: int, end: int, skip: set[int]) -> frozenset[str]:
+    """Stems of the content words within WINDOW words of [start, end)."""
+    inside = [i for i, (pos, _) in enumerate(toks) if start <= pos < end]
+    if not inside:
+        return frozenset()
+    lo, hi = inside[0] - WINDOW, inside[-1] + WINDOW
+    stop = stopwords()
+    return frozenset(
+        stem
+        for i, (pos, stem) in enumerate(toks)
+        if lo <= i <= hi
+        and i not in inside
+        and pos not in skip
+        and stem not in stop
+        and stem not in _STOP_EXTRA
+        and not stem.isdigit()
+    )
+
+
+def _rank(word: str) -> int | None:
+    w = word.lower()
+    if w in _ORDINALS:
+        return _ORDINALS[w]
+    if w in _CARDINALS:
+        return _CARDINALS[w]
+    digits = re.match(r"\d+", w)
+    return int(digits.group(0)) if digits else None
+
+
+def mentions(text: str) -> list[Mention]:
+    """Every specifier ``text`` states."""
+    out: list[Mention] = []
+    toks = tokens(text)
+    countries = _countries(text)
+    inside = {pos for pos, _ in toks if any(s <= pos < e for s, e, _ in countries)}
+    for s, e, code in countries:
+        subject = bool(_SUBJECT.search(text[max(0, s - 12) : s]))
+        out.append(Mention("country", code, _near(toks, s, e, inside), subject))
+    for m in _SERIES_BEFORE.finditer(text):
+        out.append(Mention("series", (m.group("head").lower(), _rank(m.group("n")))))
+    for m in _SERIES_AFTER.finditer(text):
+        out.append(Mention("series", (m.group("head").lower(), _rank(m.group("n")))))
+    for m in _PLACE_NTH.finditer(text):
+        out.append(Mention("place", _rank(m.group("a") or m.group("b"))))
+    if _RUNNER_UP.search(text):
+        out.append(Mention("place", 2))
+    if _PLACE_WIN.search(text):
+        out.append(Mention("place", 1))
+        if _BEATEN.search(text):
+            out.append(Mention("place", 2))
+    for m in _OFFICE.finditer(text):
+        office = _OFFICES[int(m.lastgroup[1:])][0]  # type: ignore[index]
+        out.append(Mention("office", office, of=_office_country(text, m.start(), m.end(), countries)))
+    for m in _MINISTER.finditer(text):
+        if (m.group("before") or "").lower() == "prime":
+            continue  # a prime minister is an office of its own (above)
+        portfolio = _portfolio(m.group("before"), m.group("after"))
+        out.append(Mention("office", ("minister", portfolio), of=_office_country(text, m.start(), m.end(), countries)))
+    for i, (a, b) in enumerate(_DIRECTIONS):
+        # "unpopular" holds "popular" only as a whole word would: \b keeps them apart.
+        if a.search(text):
+            out.append(Mention("direction", (i, 0)))
+        if b.search(text):
+            out.append(Mention("direction", (i, 1)))
+    return out
+
+
+def _office_country(text: str, start: int, end: int, countries: list[tuple[int, int, str]]) -> str | None:
+    """The country an office belongs to: one just before it ("British Foreign Secretary",
+    "Ukraine's defence minister", "the US Secretary of Commerce") or "of" one after it
+    ("Minister of Defence of Ukraine")."""
+    for s, e, code in countries:
+        if s == start or (0 <= start - e <= 4 and re.fullmatch(r"(?:['’]s)?\s*", text[e:start])):
+            return code
+        if s >= end and re.fullmatch(r"\s+(?:of|for)\s+(?:the\s+)?", text[end:s]):
+            return code
+    return None
+
+
+def _portfolio(before: str | None, after: str | None) -> str | None:
+    """The portfolio of a minister or secretary, normalised; None when not stated."""
+    words = [w for w in re.split(r"\s+", after.lower()) if w != "and"] if after else []
+    words = [w for w in words if w in _PORTFOLIOS] or (
+        [before.lower()] if before and before.lower() in _PORTFOLIOS else []
+    )
+    words = [_PORTFOLIO_ALIASES.get(w, w) for w in words]
+    return words[0] if words else None
+
+
+@dataclass(frozen=True)
+class Specifiers:
+    """What a question specifies (``mentions`` of the question), checked against sentences."""
+
+    asked: tuple[Mention, ...]
+    needs: re.Pattern[str] | None = None  # what a sentence must hold to answer at all (a time, a number)
+
+    @classmethod
+    def of(cls, question: str) -> Specifiers:
+        asked = []
+        for m in mentions(question):
+            # A minister or secretary with no portfolio, and a bare "president" inside a
+            # vice president's title, specify nothing checkable.
+            if m.kind == "office" and isinstance(m.value, tuple) and m.value[1] is None:
+                continue
+            asked.append(m)
+        needs = _TIME_LIKE if _ASKS_TIME.search(question) else _NUMBER_LIKE if _ASKS_NUMBER.search(question) else None
+        return cls(tuple(asked), needs)
+
+    def __bool__(self) -> bool:
+        return bool(self.asked) or self.needs is not None
+
+    def contradicted_by(self, sentence: str) -> bool:
+        """Whether ``sentence`` states another of something the question specifies, and
+        not the question's own. "Another" is one the question does not name: a
+        comparison ("the US or the UK") is contradicted by neither. A "when" question is
+        not answered by a sentence with no time in it, nor "how many" by one with no number."""
+        if self.needs is not None and not self.needs.search(sentence):
+            return True
+        if not self.asked:
+            return False
+        stated = mentions(sentence)
+        named = {(m.kind, m.value) for m in self.asked}
+        office = any(m.kind == "office" for m in self.asked)
+        return any(_contradicts(q, stated, named, office) for q in self.asked)
+
+
+def _contradicts(q: Mention, stated: Iterable[Mention], named: set[tuple[str, object]], office: bool) -> bool:
+    same_kind = [m for m in stated if m.kind == q.kind]
+    same = [m for m in same_kind if m.value == q.value]
+    if same:
+        # The asked office, but every time another country's ("Who is Russia's foreign
+        # minister?" and "British Foreign Secretary David Cameron").
+        return q.of is not None and all(m.of is not None and ("country", m.of) not in named for m in same)
+    others = [m for m in same_kind if (m.kind, m.value) not in named]
+    if not others:
+        return False
+    if q.kind == "office":
+        return _office_contradicts(q, others)
+    if q.kind == "country":
+        # The country whose office, or who did the asked thing, is asked about: any other
+        # country instead contradicts. Otherwise ("help Ukraine", "a plant in Poland") only
+        # one beside the same word does.
+        return office or q.subject or any(m.near & q.near for m in others)
+    if q.kind in ("series", "direction"):
+        return any(m.value[0] == q.value[0] for m in others)  # type: ignore[index]
+    return bool(others)  # place: another finishing place, and never the asked one
+
+
+def _office_contradicts(q: Mention, others: list[Mention]) -> bool:
+    """Another office: for a minister, another portfolio (one not stated may be the asked one)."""
+    if isinstance(q.value, tuple):
+        return not any(isinstance(m.value, tuple) and m.value[1] is None for m in others)
+    return True

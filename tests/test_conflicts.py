@@ -1,0 +1,102 @@
+"""A sentence that states the asked fact of something else is never read
+(service.conflicts): each kind of specifier contradicted, and the near cases that
+must still be read (the question's own specifier stated, a paraphrase, a comparison,
+another country elsewhere in the sentence)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.conflicts import Specifiers, mentions
+
+CAMERON = (
+    "British Foreign Secretary David Cameron, during a diplomatic visit to the US, urged Republicans to avoid "
+    "withholding additional financial support, warning that such action would be a boon for Russian President "
+    "Vladimir Putin."
+)
+AID = (
+    "In total, as the US Department of Defense informed, the USA has already committed more than $29,8 billion in "
+    "security assistance to Ukraine since the beginning of Russia’s full-scale war."
+)
+THANKS = (
+    "I am grateful to the US Secretary of Defense Lloyd Austin, the US Secretary of Commerce Gina Raimondo, our "
+    "colleagues from the State Department, and the US National Security Council."
+)
+WINNER = "Anna Berg of Sweden won the 2025 Lakeside Marathon on Sunday in two hours and 21 minutes."
+SECOND = "Maria Lopez of Spain finished second, four minutes behind the winner."
+FINAL = "Germany won the 2014 World Cup, beating Argentina 1-0 in the final."
+
+CONTRADICTED = [
+    ("Who is the president of Ukraine?", CAMERON),  # another country's president
+    ("Which French foreign minister visited the US?", CAMERON),
+    ("Who is Ukraine's foreign minister?", CAMERON),
+    ("How much security assistance has the United Kingdom committed to Ukraine?", AID),
+    ("Who is the US Secretary of State?", THANKS),  # other portfolios
+    ("Who is Northwind Shipping's new finance director?", "Northwind named Jane Roe as its new chief executive."),
+    ("Who is the chief executive of Northwind?", "Peter Hale, the company's chairman, retired in May."),
+    ("Who finished third in the 2025 Lakeside Marathon?", WINNER),
+    ("Who finished third in the 2025 Lakeside Marathon?", SECOND),
+    ("Who finished second in the 2025 Lakeside Marathon?", WINNER),
+    ("Who won the 2025 Lakeside Marathon?", SECOND.replace(" behind the winner", "")),
+    ("When will the first season of The Blacklist premiere?", "The Season 10 premiere is on Sunday, February 26."),
+    ("What was signed on the second day of the conference?", "On the first day of the conference, a pact was signed."),
+    ("When did the war in Ukraine end?", "Aid has flowed since the onset of the war in Ukraine in February 2022."),
+    ("Which dish was voted the most popular?", "Fish soup was voted the most unpopular dish."),
+    ("Which city suffered the most damage?", "The least damage was in Lviv."),
+    # whose office: the asked one, but another country's
+    ("Who is Russia's foreign minister?", CAMERON),
+    # "when" with no time in the sentence, "how many" with no number
+    ("When will Ukraine start producing the systems?", "Industry partners will provide Ukraine with technical data."),
+    ("How many people attended the summit?", CAMERON),
+    # whose aid: another country's anywhere in the sentence
+    (
+        "How much military aid has the United Kingdom pledged to Ukraine?",
+        "The US announced a $175 million aid package.",
+    ),
+]
+
+READ = [
+    ("Who is the US Secretary of Commerce?", THANKS),  # the asked portfolio is there
+    ("Who is the president of Russia?", CAMERON),  # "Russian" is Russia's
+    ("Who is Britain's foreign secretary?", CAMERON),
+    ("When did the conference take place?", "The conference took place on December 6-7, 2023."),
+    ("When did the war begin?", "Aid has flowed since the onset of the war."),
+    ("How many representatives attended?", "It was attended by over 300 representatives."),
+    ("How much security assistance has the US committed to Ukraine?", AID),
+    ("Who finished second in the 2025 Lakeside Marathon?", SECOND),
+    ("Who was the runner-up of the 2014 World Cup?", FINAL),  # the beaten finalist is named
+    ("Who won the 2014 World Cup?", FINAL),
+    ("Which dish was voted the most popular?", "The most popular dish was lamb stew."),
+    ("When did the war in Ukraine begin?", "Aid has flowed since the onset of the war in February 2022."),
+    ("Who is the foreign minister of France?", "The minister said the talks would go on."),  # portfolio unstated
+    ("Did the US or the UK pledge more?", "The US pledged $5bn."),  # a comparison names both
+    ("Which company will build the plant in Poland?", "Siemens, a German company, will build the plant."),
+    ("Who said allies must help Ukraine deter Russian aggression?", "The US defence secretary said allies must help."),
+    ("Who is the CEO of Tesla?", "Tesla chief executive Elon Musk said sales rose."),  # an alias of the office
+    ("Who won the election?", "She won by a wide margin."),
+    ("Who urged Republicans to keep up support?", CAMERON),  # nothing specified
+    ("Which city hosted the fisheries summit?", "OSLO — Ministers from eleven countries met."),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence"), CONTRADICTED)
+def test_contradicted(question, sentence):
+    assert Specifiers.of(question).contradicted_by(sentence)
+
+
+@pytest.mark.parametrize(("question", "sentence"), READ)
+def test_read(question, sentence):
+    assert not Specifiers.of(question).contradicted_by(sentence)
+
+
+def test_country_spellings():
+    """Names, demonyms and the aliases news writes, each one country; two-letter words are not countries."""
+    found = {m.value for m in mentions("The UK, Britain, the U.S., American and Ukrainian officials met.")}
+    assert found == {"GB", "US", "UA"}
+    assert not [m for m in mentions("IT IS IN ME TO GO") if m.kind == "country"]
+
+
+def test_a_question_without_specifiers_checks_nothing():
+    spec = Specifiers.of("What does the weapons production collaboration aim to fortify?")
+    assert not spec
+    assert not spec.contradicted_by(CAMERON)
