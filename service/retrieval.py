@@ -84,14 +84,8 @@ class Retrieved:
         and not dated outside the periods the question asks about (``TimeScope.fit``)."""
         if self.only is not None and (row.doc_id, *row.sentences[index]) not in self.only:
             return False
-        if self.specifiers:
-            s, e = row.sentences[index]
-            key = (row.doc_id, s, e)
-            no = self.contradicts.get(key)
-            if no is None:
-                no = self.contradicts[key] = self.specifiers.contradicted_by(row.text[s - row.start : e - row.start])
-            if no:
-                return False
+        if self.specifiers and self._contradicted(row, index):
+            return False
         if self.scope is None or not self.scope.periods:
             return True
         s, e = row.sentences[index]
@@ -100,6 +94,20 @@ class Retrieved:
         if fit is None:
             fit = self.fits[key] = self.scope.row_fit(row, index)
         return fit is not Fit.OUT
+
+    def _contradicted(self, row: ChunkRow, index: int) -> bool:
+        s, e = row.sentences[index]
+        key = (row.doc_id, s, e)
+        no = self.contradicts.get(key)
+        if no is None and self.specifiers is not None:
+            text = row.text[s - row.start : e - row.start]
+            places = frozenset(
+                row.text[a - row.start : b - row.start]
+                for a, b, label in row.entities
+                if label == "GPE" and s <= a <= b <= e
+            )
+            no = self.contradicts[key] = self.specifiers.contradicted_by(text, places)
+        return bool(no)
 
 
 class Retriever(Protocol):
