@@ -91,10 +91,12 @@ def ask_events(
     stem = quiz.stem
     scope = TimeScope.of(stem, as_of, pipeline.clock())
     retrieved = pipeline.retriever.retrieve(stem, since=since, until=until, scope=scope)
-    retrieved = replace(retrieved, specifiers=Specifiers.of(quiz.stem))
+    specifiers = Specifiers.of(stem)
+    retrieved = replace(retrieved, specifiers=specifiers)
     retrieved = narrow(retrieved, quiz.options, pipeline.settings.reader_passages)
     reader_question = scope.reader_question(retrieved.fits)
     reading = scope.adjust(pipeline.reader.read(reader_question, retrieved), retrieved.fits)
+    reading = _without_what_is_asked(reading, retrieved, specifiers)
     superseded = False
     if scope.present:
         reading, superseded = newest_first(
@@ -191,6 +193,19 @@ def _llm_events(
 def _log_drops(citer: Citer) -> None:
     for sentence, reason, detail in citer.dropped:
         log.info("LLM sentence dropped (%s%s): %s", reason, f": {detail}" if detail else "", sentence[:200])
+
+
+def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: Specifiers) -> Reading:
+    """The reading, its choice at confidence 0 when the choice's sentence lacks what the
+    question asks for (``Specifiers.lacks``: no time for "when", no number for "how many")."""
+    best = reading.best
+    if best is None or not best.quotes:
+        return reading
+    doc_id, start, end = best.quotes[0]
+    record = retrieved.records.get(doc_id)
+    if record is None or not specifiers.lacks(record.text[start:end]):
+        return reading
+    return Reading([replace(best, confidence=0.0), *reading.answers[1:]])
 
 
 def _sources(extractive: AskResponse, reading: Reading, retrieved: Retrieved) -> list[Source]:

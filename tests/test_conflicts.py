@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from service.answering import ask
 from service.conflicts import Specifiers, mentions
+from service.pipeline import build_pipeline
 
 CAMERON = (
     "British Foreign Secretary David Cameron, during a diplomatic visit to the US, urged Republicans to avoid "
@@ -45,9 +47,6 @@ CONTRADICTED = [
     ("Which city suffered the most damage?", "The least damage was in Lviv."),
     # whose office: the asked one, but another country's
     ("Who is Russia's foreign minister?", CAMERON),
-    # "when" with no time in the sentence, "how many" with no number
-    ("When will Ukraine start producing the systems?", "Industry partners will provide Ukraine with technical data."),
-    ("How many people attended the summit?", CAMERON),
     # what the question asks for is not in the sentence
     ("How much has the European Union committed to Ukraine?", AID),  # a union of countries acts as one
     # whose aid: another country's anywhere in the sentence
@@ -63,7 +62,7 @@ READ = [
     ("Who is Britain's foreign secretary?", CAMERON),
     ("When did the conference take place?", "The conference took place on December 6-7, 2023."),
     ("When did the war begin?", "Aid has flowed since the onset of the war."),
-    ("How many representatives attended?", "It was attended by over 300 representatives."),
+    ("How many representatives attended?", CAMERON),  # what the sentence must hold is the reader's to judge
     ("Which country was hit by the earthquake?", "Estmark was hit by a strong earthquake."),  # no list of countries
     ("How much security assistance has the US committed to Ukraine?", AID),
     ("Who finished second in the 2025 Lakeside Marathon?", SECOND),
@@ -112,3 +111,31 @@ def test_a_question_without_specifiers_checks_nothing():
     spec = Specifiers.of("What does the weapons production collaboration aim to fortify?")
     assert not spec
     assert not spec.contradicted_by(CAMERON)
+
+
+def test_when_and_how_many_need_a_time_and_a_number():
+    assert Specifiers.of("When was Umerov appointed?").lacks("Rustem Umerov, Minister of Defence of Ukraine, spoke.")
+    assert not Specifiers.of("When did the war begin?").lacks("Aid has flowed since the onset of the war.")
+    assert Specifiers.of("How many launchers does the package include?").lacks("It includes air defense munitions.")
+    assert not Specifiers.of("How many representatives attended?").lacks("It drew over 300 representatives.")
+    assert not Specifiers.of("Who is the US Secretary of Commerce?").lacks(CAMERON)  # asks for neither
+
+
+@pytest.fixture(scope="module")
+def pipeline(seed_index, embedder):
+    settings, store = seed_index
+    return build_pipeline(settings, store, embedder, llm=None)
+
+
+def test_over_the_seeds(pipeline):
+    """Real index, real model: the near misses abstain, the plain questions are answered,
+    and a sentence read for an amount still shows its list to LLM mode's candidates."""
+    for question in (
+        "Who is Russia's foreign minister?",  # the British Foreign Secretary's sentence is never read
+        "When did Rustem Umerov become defence minister?",  # the chosen sentence holds no time
+    ):
+        assert ask(pipeline, question).abstained, question
+    res = ask(pipeline, "How much was the military aid package the US announced on December 6, 2023?")
+    assert not res.abstained and "$175 million" in res.quotes[0].text
+    res = ask(pipeline, "Who is Britain's foreign secretary?")
+    assert not res.abstained and "David Cameron" in res.quotes[0].text
