@@ -60,12 +60,10 @@ def test_yes_no_and_comparison_rows_cover_both_corpora():
             assert len(r.evidence) >= 2, r.id  # one quote per side
 
 
-@pytest.mark.parametrize(
-    "name", ["golden-fresh.jsonl", "golden-blind.jsonl", "golden-blind2.jsonl", "golden-blind3.jsonl"]
-)
+@pytest.mark.parametrize("name", ["golden-fresh.jsonl", *(f"golden-blind{n}.jsonl" for n in ("", "2", "3", "4"))])
 def test_fresh_seed_questions_are_verbatim_and_half_near_misses(name):
     """Held-out seed sets, each written before the change it measures: golden-fresh in
-    session 13; golden-blind, -blind2 and -blind3 in session 18 by helper sessions that read
+    session 13; golden-blind, -blind2, -blind3 and -blind4 in session 18 by helper sessions that read
     only the seed articles (docs/benchmarks.md, "Session 18")."""
     rows = load_golden(ROOT / "eval" / name)
     texts = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
