@@ -96,7 +96,6 @@ def ask_events(
     retrieved = narrow(retrieved, quiz.options, pipeline.settings.reader_passages)
     reader_question = scope.reader_question(retrieved.fits)
     reading = scope.adjust(pipeline.reader.read(reader_question, retrieved), retrieved.fits)
-    reading = _without_what_is_asked(reading, retrieved, specifiers)
     superseded = False
     if scope.present:
         reading, superseded = newest_first(
@@ -107,6 +106,7 @@ def ask_events(
             pipeline.decider.threshold,
             pipeline.settings.reader_passages,
         )
+    reading = _without_what_is_asked(reading, retrieved, specifiers)
     reading = pipeline.chooser.choose(reader_question, reading, retrieved, quiz.options)
     decision = pipeline.decider.decide(reading)
     kind = classify(stem)
