@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from service.analysis import stopwords, tokens
+from service.analysis import IRREGULAR, stopwords, tokens
 
 # Words either side of a country (stop words counted) where its head word is looked for.
 WINDOW = 3
@@ -112,7 +112,7 @@ _PORTFOLIOS = frozenset(
      "navy", "army", "immigration", "climate", "budget", "employment", "welfare", "fisheries", "food", "water",
      "technology", "research", "development", "regional", "local", "european", "brexit", "cabinet", "general"}
 )  # fmt: skip
-_PORTFOLIO_ALIASES = {"defence": "defense", "home": "interior", "external": "foreign", "affairs": ""}
+_PORTFOLIO_ALIASES = {**IRREGULAR, "home": "interior"}  # "defence" is "defense" there already
 
 _OPPOSITES = (
     (r"began|begin|begins|beginning|start(?:s|ed)?|onset|outbreak", r"end(?:s|ed)?|ending"),
@@ -379,6 +379,11 @@ class Specifiers:
     asked: tuple[Mention, ...]
     city: bool = False  # "which city": a sentence must name a place that is no country
     needs: re.Pattern[str] | None = None  # what the chosen sentence must hold: a time, a number
+    # Of ``asked``, once per question rather than per sentence read: its kinds, its
+    # (kind, value) pairs, and whether it names an office.
+    kinds: frozenset[str] = frozenset()
+    named: frozenset[tuple[str, object]] = frozenset()
+    office: bool = False
 
     @classmethod
     def of(cls, question: str) -> Specifiers:
@@ -390,7 +395,14 @@ class Specifiers:
                 continue
             asked.append(m)
         needs = _TIME_LIKE if _ASKS_TIME.search(question) else _NUMBER_LIKE if _ASKS_NUMBER.search(question) else None
-        return cls(tuple(asked), bool(_ASKS_CITY.search(question)), needs)
+        return cls(
+            tuple(asked),
+            bool(_ASKS_CITY.search(question)),
+            needs,
+            frozenset(m.kind for m in asked),
+            frozenset((m.kind, m.value) for m in asked),
+            any(m.kind == "office" for m in asked),
+        )
 
     def lacks(self, sentence: str) -> bool:
         """Whether the reader's chosen ``sentence`` lacks what the question asks for: a
@@ -410,13 +422,11 @@ class Specifiers:
             return True
         if not self.asked:
             return False
-        stated = _mentions(sentence, frozenset(m.kind for m in self.asked))
-        named = {(m.kind, m.value) for m in self.asked}
-        office = any(m.kind == "office" for m in self.asked)
-        return any(_contradicts(q, stated, named, office) for q in self.asked)
+        stated = _mentions(sentence, self.kinds)
+        return any(_contradicts(q, stated, self.named, self.office) for q in self.asked)
 
 
-def _contradicts(q: Mention, stated: Iterable[Mention], named: set[tuple[str, object]], office: bool) -> bool:
+def _contradicts(q: Mention, stated: Iterable[Mention], named: frozenset[tuple[str, object]], office: bool) -> bool:
     same_kind = [m for m in stated if m.kind == q.kind]
     same = [m for m in same_kind if m.value == q.value]
     if same:

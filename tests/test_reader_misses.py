@@ -43,7 +43,7 @@ ANSWERABLE = [
         "lamb stew",
         None,
         why="the 'most unpopular' sentence is never read now (service.conflicts), but the model scores the "
-        "'most popular' one low (logit -1.2) and the preference picks the survey's opening sentence",
+        "'most popular' one below the survey's opening sentence (logit -0.06 against 0.63), which is answered",
     ),
     pytest.param(
         "the year the question names", "Who won the 2025 Harbor Song Contest?", "Blue Lanterns", None, id="year"
