@@ -127,16 +127,22 @@ _STOP_EXTRA = frozenset({"'s", "s"})
 # country" the other way round. Tried and left (docs/benchmarks.md, session 18): "which
 # country" needing a listed country (fictional and newly named countries are in no list),
 # a superlative needing one (SQuAD gives ranges: "from 2 GB … to 128 GB").
-# "When" and "how many/much" need a time or a number in the answering sentence. Checked on
-# the reader's choice only (``Specifiers.lacks``), not on what may be read: LLM mode
-# shows the model the reader's other sentences, and "It includes air defense munitions …"
-# after the sentence giving an amount is context there, not an answer.
+# "When" needs a time in the answering sentence, "how many/much" and "what was the value
+# (amount, cost …)" a number, "what percentage (share …)" a share. Checked on the reader's
+# choice (``Specifiers.lacks``), not on what may be read: LLM mode shows the model the reader's
+# other sentences, and "It includes air defense munitions …" after the sentence giving an
+# amount is context there, not an answer.
 _ASKS_TIME = re.compile(
     r"^\W*when\s+(?:did|does|do|is|was|were|will|are|has|have|had|can|could|would|should|shall)\b"
     r"|\b(?:what|which|in\s+what|in\s+which)\s+(?:year|month|date|day|decade|century)\b",
     re.I,
 )
-_ASKS_NUMBER = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
+_ASKS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much)\b"
+    r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:total\s+)?(?:value|amount|cost|price|sum|number|figure|population|worth|size)\b",
+    re.I,
+)
+_ASKS_SHARE = re.compile(r"\bwhat\s+(?:percentage|percent|proportion|share|fraction|portion)\b", re.I)
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
     r"|nov(?:ember)?|dec(?:ember)?"
@@ -152,6 +158,11 @@ _NUMBER_LIKE = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?"
     r"|thousands?|millions?|billions?|trillions?|dozens?|half|single|double|twice|once|several|few|couple|score"
     rf"|{'|'.join(_ORDINALS)})\b",
+    re.I,
+)
+_SHARE_LIKE = re.compile(
+    r"%|\b(?:percent(?:age)?|per\s*cent|proportion|share|half|third|quarter|fifth|tenth|fraction|majority|minority"
+    r"|most|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:in|out\s+of)\s+)\b",
     re.I,
 )
 _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|village|capital)\b", re.I)
@@ -394,7 +405,15 @@ class Specifiers:
             if m.kind == "office" and isinstance(m.value, tuple) and m.value[1] is None:
                 continue
             asked.append(m)
-        needs = _TIME_LIKE if _ASKS_TIME.search(question) else _NUMBER_LIKE if _ASKS_NUMBER.search(question) else None
+        needs = (
+            _TIME_LIKE
+            if _ASKS_TIME.search(question)
+            else _SHARE_LIKE
+            if _ASKS_SHARE.search(question)
+            else _NUMBER_LIKE
+            if _ASKS_NUMBER.search(question)
+            else None
+        )
         return cls(
             tuple(asked),
             bool(_ASKS_CITY.search(question)),
@@ -406,7 +425,8 @@ class Specifiers:
 
     def lacks(self, sentence: str) -> bool:
         """Whether the reader's chosen ``sentence`` lacks what the question asks for: a
-        time for "when", a number for "how many" (it cannot be the answer)."""
+        time for "when", a number for "how many" or "what was the value", a share for
+        "what percentage" (it cannot be the answer)."""
         return self.needs is not None and not self.needs.search(sentence)
 
     def __bool__(self) -> bool:

@@ -314,7 +314,7 @@ class HybridReader:
         """The ``size`` best-ranked sentences and the rules' own choice, read by the model in one batch."""
         shortlist = ranking.shortlist(size)
         scored = self.model.score(
-            [self.model.encode(question, c.hit.row.title, c.text, previous_sentence(c)) for _, c in shortlist]
+            [self.model.encode(question, c.hit.row.title, c.text, context_sentence(c)) for _, c in shortlist]
         )
         own = ranking.choice
         return [PoolEntry(c, s, c is own, rank) for (rank, c), s in zip(shortlist, scored, strict=True)]
@@ -360,3 +360,48 @@ def previous_sentence(c: Candidate) -> str:
     row = c.hit.row
     before = [b for b in row.sentences if b[1] <= c.start]
     return row.text[before[-1][0] - row.start : before[-1][1] - row.start] if before else ""
+
+
+# A quotation that runs over several sentences names its speaker once, after it closes:
+# "“Together with our allies … in the years to come. That will mean …,” said US Secretary
+# of Defense Lloyd Austin". Only a closing quote mark followed by a verb of saying counts.
+_ATTRIBUTION = re.compile(
+    r"[”\"]\s*,?\s*(?P<said>(?:(?:said|says|stated|states|added|adds|commented|comments|told|wrote|writes|noted|notes"
+    r"|explained|emphasi[sz]ed|warned|continued|according\s+to)\b)[^.!?]*|[^.!?”\"]{0,80}?\b(?:said|says|stated"
+    r"|added|commented|told|wrote|noted|explained|emphasi[sz]ed|warned|continued)\b[^.!?]*)"
+)
+# Sentences after a candidate where the quotation's close is looked for.
+QUOTE_SPAN = 3
+
+
+def context_sentence(c: Candidate) -> str:
+    """What the model reads before a candidate: the speaker of a quotation the candidate
+    sits inside and that closes in a later sentence ("said US Secretary of Defense Lloyd
+    Austin": "What did Austin say …" is about a sentence that never names him), else the
+    sentence before it (``previous_sentence``)."""
+    said = quotation_speaker(c)
+    return said if said is not None else previous_sentence(c)
+
+
+def quotation_speaker(c: Candidate) -> str | None:
+    """The attribution of the quotation ``c`` sits inside, when the quotation closes in one
+    of the next ``QUOTE_SPAN`` sentences of its chunk; None otherwise."""
+    row = c.hit.row
+    head = row.text[: c.start - row.start]
+    own = c.text
+    # Inside a quotation: one opened before the candidate (curly marks, or an odd count of
+    # straight ones) or in it, and not closed in it.
+    opened = head.count("“") > head.count("”") or head.count('"') % 2 == 1
+    if not opened and not (own.count("“") > own.count("”") or own.count('"') % 2 == 1):
+        return None
+    if own.count("“") < own.count("”") or (opened and own.count('"') % 2 == 1):
+        return None  # the candidate closes it: its own attribution is in it
+    after = [b for b in row.sentences if b[0] >= c.end][:QUOTE_SPAN]
+    for s, e in after:
+        text = row.text[s - row.start : e - row.start]
+        m = _ATTRIBUTION.search(text)
+        if m:
+            return m.group("said").strip()
+        if "”" in text or '"' in text:
+            return None  # closed without a speaker named after it
+    return None

@@ -121,6 +121,16 @@ def test_when_and_how_many_need_a_time_and_a_number():
     assert not Specifiers.of("Who is the US Secretary of Commerce?").lacks(CAMERON)  # asks for neither
 
 
+def test_a_value_needs_a_number_and_a_share_a_share():
+    value = Specifiers.of("What was the value of the aid package that included anti-armor missiles?")
+    assert value.lacks("In particular, it includes air defense munitions and anti-armor missiles.")
+    assert not value.lacks("The US announced a new military aid package for Ukraine of $175 million.")
+    share = Specifiers.of("What share of Ukraine's GDP goes to defence spending?")
+    assert share.lacks("The USA has committed more than $29,8 billion in security assistance to Ukraine.")
+    for stated in ("Defence takes 22% of GDP.", "Three out of five residents were graduates.", "Half of it."):
+        assert not share.lacks(stated), stated
+
+
 @pytest.fixture(scope="module")
 def pipeline(seed_index, embedder):
     settings, store = seed_index

@@ -80,6 +80,14 @@ ANSWERABLE = [
         None,
         id="whole list",
     ),
+    # The model reads the speaker named after the quotation closes (service.reader.context_sentence).
+    pytest.param(
+        "a quotation's speaker named after it",
+        "Until what time did Mayor Ruiz say the clinic will stay open?",
+        "ten at night",
+        "ten at night",
+        id="quotation speaker",
+    ),
     pytest.param(
         "the currency sign",
         "How much does a cup of coffee cost at the station kiosk?",
