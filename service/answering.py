@@ -197,13 +197,19 @@ def _log_drops(citer: Citer) -> None:
 
 def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: Specifiers) -> Reading:
     """The reading, its choice at confidence 0 when the choice's sentence lacks what the
-    question asks for (``Specifiers.lacks``: no time for "when", no number for "how many")."""
+    question asks for (``Specifiers.lacks``: no time for "when", no number for "how many";
+    or its short answer is an organisation where "who heads" asks for a person)."""
     best = reading.best
     if best is None or not best.quotes:
         return reading
     doc_id, start, end = best.quotes[0]
     record = retrieved.records.get(doc_id)
-    if record is None or not specifiers.lacks(record.text[start:end]):
+    if record is None:
+        return reading
+    short = None
+    if best.short is not None and best.short.doc_id == doc_id:
+        short = record.text[best.short.start : best.short.end]
+    if not specifiers.lacks(record.text[start:end], short):
         return reading
     return Reading([replace(best, confidence=0.0), *reading.answers[1:]])
 

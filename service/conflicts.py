@@ -165,6 +165,30 @@ _SHARE_LIKE = re.compile(
     r"|most|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:in|out\s+of)\s+)\b",
     re.I,
 )
+# "Who heads …", "Who is the national security adviser?", "Which BBC journalist …" ask for a
+# person: an organisation as the short answer ("the US Department of Defense") is no answer.
+# On the SQuAD training and calibration articles none of 59 answerable questions of these
+# forms has an organisation as its gold answer.
+_PERSON_TITLE = (
+    r"(?:advis[eo]r|minister|secretary|president|director|chief|head|leader|spokes(?:man|woman|person)|ambassador"
+    r"|chair(?:man|woman|person)?|ceo|governor|mayor|commander|general|editor|journalist|reporter|founder|author"
+    r"|coach|captain|king|queen|prince|princess|senator|lawmaker|official|envoy|chancellor|premier|speaker|manager"
+    r"|owner|ruler|emperor|pope|bishop)s?"
+)
+_ASKS_PERSON = re.compile(
+    r"^\W*who\s+(?:heads|headed|leads|led|chairs|chaired|runs|ran|directs|directed)\b"
+    r"|^\W*who\s+(?:is|was|are|were|will\s+be|became|has\s+been)\s+(?:the\s+|an?\s+)?(?:[\w'’.-]+\s+){0,4}?"
+    rf"{_PERSON_TITLE}\b(?:\s+(?:of|for|at|to|in)\b[^?]*)?\s*\??\s*$"
+    r"|\bwhich\s+(?:[\w'’.-]+\s+){0,3}?(?:journalists?|reporters?|officials?|lawmakers?|senators?|ministers?"
+    r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?|person|people"
+    r"|man|woman)\b",
+    re.I,
+)
+_ORGANISATION = re.compile(
+    r"\b(?:Department|Ministry|Council|Committee|Commission|Agency|Office|Government|Administration|Parliament"
+    r"|Congress|Senate|Assembly|Bureau|Board|Authority|Corporation|Company|Institute|University|Party|Union"
+    r"|Organi[sz]ation|Association|Federation|Court|Army|Navy|Forces?|Departments|Ministries|Church|House)\b"
+)
 _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|village|capital)\b", re.I)
 # A country right after an auxiliary is the question's subject: "How much aid has the UK pledged?"
 _SUBJECT = re.compile(r"\b(?:has|have|had|did|does|do|will|would|can|could)\s+(?:the\s+)?$", re.I)
@@ -390,6 +414,7 @@ class Specifiers:
     asked: tuple[Mention, ...]
     city: bool = False  # "which city": a sentence must name a place that is no country
     needs: re.Pattern[str] | None = None  # what the chosen sentence must hold: a time, a number
+    person: bool = False  # "who heads …", "which journalist": an organisation is no short answer
     # Of ``asked``, once per question rather than per sentence read: its kinds, its
     # (kind, value) pairs, and whether it names an office.
     kinds: frozenset[str] = frozenset()
@@ -418,16 +443,20 @@ class Specifiers:
             tuple(asked),
             bool(_ASKS_CITY.search(question)),
             needs,
+            bool(_ASKS_PERSON.search(question)),
             frozenset(m.kind for m in asked),
             frozenset((m.kind, m.value) for m in asked),
             any(m.kind == "office" for m in asked),
         )
 
-    def lacks(self, sentence: str) -> bool:
-        """Whether the reader's chosen ``sentence`` lacks what the question asks for: a
-        time for "when", a number for "how many" or "what was the value", a share for
-        "what percentage" (it cannot be the answer)."""
-        return self.needs is not None and not self.needs.search(sentence)
+    def lacks(self, sentence: str, short: str | None = None) -> bool:
+        """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
+        question asks for: a time for "when", a number for "how many" or "what was the
+        value", a share for "what percentage", a person for "who heads" (it cannot be the
+        answer)."""
+        if self.needs is not None and not self.needs.search(sentence):
+            return True
+        return self.person and short is not None and bool(_ORGANISATION.search(short))
 
     def __bool__(self) -> bool:
         return bool(self.asked) or self.city

@@ -131,6 +131,21 @@ def test_a_value_needs_a_number_and_a_share_a_share():
         assert not share.lacks(stated), stated
 
 
+def test_a_person_asked_for_is_no_organisation():
+    sentence = "The US Department of Defense and the Ministry of Defence of Ukraine signed a statement."
+    for question in (
+        "Who runs the Ministry for Strategic Industries?",
+        "Who is the national security adviser of the United States?",
+        "Which Pentagon officials signed the statement?",
+    ):
+        spec = Specifiers.of(question)
+        assert spec.lacks(sentence, "the US Department of Defense"), question
+        assert not spec.lacks(sentence, "Lloyd Austin"), question
+        assert not spec.lacks(sentence), question  # no short answer: nothing to check
+    # "Who signed …" may be answered by an organisation.
+    assert not Specifiers.of("Who signed the statement?").lacks(sentence, "the US Department of Defense")
+
+
 @pytest.fixture(scope="module")
 def pipeline(seed_index, embedder):
     settings, store = seed_index
@@ -143,6 +158,7 @@ def test_over_the_seeds(pipeline):
     for question in (
         "Who is Russia's foreign minister?",  # the British Foreign Secretary's sentence is never read
         "When did Rustem Umerov become defence minister?",  # the chosen sentence holds no time
+        "Who runs Ukraine's Ministry for Strategic Industries?",  # an organisation is no person
     ):
         assert ask(pipeline, question).abstained, question
     res = ask(pipeline, "How much was the military aid package the US announced on December 6, 2023?")
