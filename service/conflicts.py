@@ -166,9 +166,9 @@ _SHARE_LIKE = re.compile(
     re.I,
 )
 # "Who heads …", "Who is the national security adviser?", "Which BBC journalist …" ask for a
-# person: an organisation as the short answer ("the US Department of Defense") is no answer.
-# On the SQuAD training and calibration articles none of 59 answerable questions of these
-# forms has an organisation as its gold answer.
+# person: an organisation as the short answer ("the US Department of Defense") is no answer,
+# nor one without a name in it ("first lady"). On the SQuAD training and calibration
+# articles none of the answerable questions of these forms has such a gold answer.
 _PERSON_TITLE = (
     r"(?:advis[eo]r|minister|secretary|president|director|chief|head|leader|spokes(?:man|woman|person)|ambassador"
     r"|chair(?:man|woman|person)?|ceo|governor|mayor|commander|general|editor|journalist|reporter|founder|author"
@@ -180,8 +180,7 @@ _ASKS_PERSON = re.compile(
     r"|^\W*who\s+(?:is|was|are|were|will\s+be|became|has\s+been)\s+(?:the\s+|an?\s+)?(?:[\w'’.-]+\s+){0,4}?"
     rf"{_PERSON_TITLE}\b(?:\s+(?:of|for|at|to|in)\b[^?]*)?\s*\??\s*$"
     r"|\bwhich\s+(?:[\w'’.-]+\s+){0,3}?(?:journalists?|reporters?|officials?|lawmakers?|senators?|ministers?"
-    r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?|person|people"
-    r"|man|woman)\b",
+    r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?)\b",
     re.I,
 )
 _ORGANISATION = re.compile(
@@ -452,11 +451,15 @@ class Specifiers:
     def lacks(self, sentence: str, short: str | None = None) -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
-        value", a share for "what percentage", a person for "who heads" (it cannot be the
-        answer)."""
+        value", a share for "what percentage", a named person for "who heads" (it cannot
+        be the answer)."""
         if self.needs is not None and not self.needs.search(sentence):
             return True
-        return self.person and short is not None and bool(_ORGANISATION.search(short))
+        return (
+            self.person
+            and short is not None
+            and (bool(_ORGANISATION.search(short)) or not any(c.isupper() for c in short))
+        )
 
     def __bool__(self) -> bool:
         return bool(self.asked) or self.city

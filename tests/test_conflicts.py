@@ -142,6 +142,7 @@ def test_a_person_asked_for_is_no_organisation():
         assert spec.lacks(sentence, "the US Department of Defense"), question
         assert not spec.lacks(sentence, "Lloyd Austin"), question
         assert not spec.lacks(sentence), question  # no short answer: nothing to check
+        assert spec.lacks(sentence, "first lady"), question  # no name in it
     # "Who signed …" may be answered by an organisation.
     assert not Specifiers.of("Who signed the statement?").lacks(sentence, "the US Department of Defense")
 
