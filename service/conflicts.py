@@ -188,6 +188,46 @@ _ORGANISATION = re.compile(
     r"|Congress|Senate|Assembly|Bureau|Board|Authority|Corporation|Company|Institute|University|Party|Union"
     r"|Organi[sz]ation|Association|Federation|Court|Army|Navy|Forces?|Departments|Ministries|Church|House)\b"
 )
+# An edition of a numbered title ("Xenoblade Chronicles 2", "Toy Story 4", "Article 50"):
+# a sentence naming the same title only with another number or a subtitle ("Xenoblade
+# Chronicles: Definitive Edition") is about another edition. Not years, months or the
+# series nouns above ("Season 11").
+_EDITION = re.compile(
+    r"(?<![\w'’])((?:[A-Z][\w'’-]*\s+){0,3}[A-Z][\w'’-]*)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent))"
+)
+_NOT_TITLES = frozenset(
+    {"In", "On", "At", "By", "For", "From", "To", "Of", "The", "A", "An", "And", "Or", "Since", "Until", "After",
+     "Before", "During", "Between", "About", "Over", "Under", "Around", "Who", "What", "When", "Where", "Which",
+     "How", "Why", "Did", "Does", "Do", "Is", "Was", "Were", "Are", "Has", "Have", "Had", "Will", "Can", "Top",
+     "No", "Number", "Nos", "US", "UK", "EU"}
+)  # fmt: skip
+_MONTH_WORD = re.compile(rf"^(?:{_MONTHS})\.?$", re.I)
+_SERIES_WORD = re.compile(rf"^{_SERIES}s?$", re.I)
+
+
+def _editions(question: str) -> tuple[tuple[str, str], ...]:
+    """(title, number) of every numbered title the question names."""
+    out = []
+    for m in _EDITION.finditer(question):
+        words = m.group(1).split()
+        while words and words[0] in _NOT_TITLES:
+            words = words[1:]
+        if not words or _MONTH_WORD.match(words[-1]) or _SERIES_WORD.match(words[-1]) or words[-1] in _NOT_TITLES:
+            continue
+        out.append((" ".join(words), m.group(2)))
+    return tuple(out)
+
+
+def _other_edition(title: str, number: str, sentence: str) -> bool:
+    """Whether ``sentence`` names ``title`` with another number or a subtitle, never with ``number``."""
+    other = False
+    for m in re.finditer(re.escape(title) + r"(?:\s+(\d{1,3})\b|\s*:)", sentence):
+        if m.group(1) == number:
+            return False
+        other = True
+    return other
+
+
 _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|village|capital)\b", re.I)
 # A country right after an auxiliary is the question's subject: "How much aid has the UK pledged?"
 _SUBJECT = re.compile(r"\b(?:has|have|had|did|does|do|will|would|can|could)\s+(?:the\s+)?$", re.I)
@@ -414,6 +454,7 @@ class Specifiers:
     city: bool = False  # "which city": a sentence must name a place that is no country
     needs: re.Pattern[str] | None = None  # what the chosen sentence must hold: a time, a number
     person: bool = False  # "who heads …", "which journalist": an organisation is no short answer
+    editions: tuple[tuple[str, str], ...] = ()  # numbered titles: ("Xenoblade Chronicles", "2")
     # Of ``asked``, once per question rather than per sentence read: its kinds, its
     # (kind, value) pairs, and whether it names an office.
     kinds: frozenset[str] = frozenset()
@@ -443,6 +484,7 @@ class Specifiers:
             bool(_ASKS_CITY.search(question)),
             needs,
             bool(_ASKS_PERSON.search(question)),
+            _editions(question),
             frozenset(m.kind for m in asked),
             frozenset((m.kind, m.value) for m in asked),
             any(m.kind == "office" for m in asked),
@@ -462,7 +504,7 @@ class Specifiers:
         )
 
     def __bool__(self) -> bool:
-        return bool(self.asked) or self.city
+        return bool(self.asked) or self.city or bool(self.editions)
 
     def contradicted_by(self, sentence: str, places: frozenset[str] | None = None) -> bool:
         """Whether ``sentence`` states another of something the question specifies, and
@@ -471,6 +513,8 @@ class Specifiers:
         ``places`` (spaCy's GPE entities, from the index), "which city" is not answered by
         a sentence whose places are all countries, or that names none."""
         if self.city and places is not None and all(_countries(p) for p in places):
+            return True
+        if any(_other_edition(title, n, sentence) for title, n in self.editions):
             return True
         if not self.asked:
             return False

@@ -147,6 +147,18 @@ def test_a_person_asked_for_is_no_organisation():
     assert not Specifiers.of("Who signed the statement?").lacks(sentence, "the US Department of Defense")
 
 
+def test_another_edition_of_a_numbered_title():
+    spec = Specifiers.of("When was Xenoblade Chronicles 2 released?")
+    assert spec.editions == (("Xenoblade Chronicles", "2"),)
+    assert spec.contradicted_by("The album for Xenoblade Chronicles: Definitive Edition came out on 2 August 2023.")
+    assert spec.contradicted_by("Xenoblade Chronicles 3 was released in July 2022.")
+    assert not spec.contradicted_by("Xenoblade Chronicles 2 was released on December 1, 2017.")
+    # Named without a number, it may be the asked edition ("the Super Bowl" for Super Bowl 50).
+    assert not spec.contradicted_by("Xenoblade Chronicles sold well in Japan.")
+    for question in ("Who won the Oscar in 2020?", "What happened on December 6, 2023?", "When did Season 11 air?"):
+        assert Specifiers.of(question).editions == (), question
+
+
 @pytest.fixture(scope="module")
 def pipeline(seed_index, embedder):
     settings, store = seed_index
