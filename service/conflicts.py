@@ -71,6 +71,9 @@ _PLACE_NTH = re.compile(
     re.I,
 )
 _RUNNER_UP = re.compile(r"\brunners?[\s-]up\b", re.I)
+# A nomination is a place of its own: "The Oscars 2020 Animated Feature Film nominations have
+# been announced" does not say who won.
+_NOMINATED = re.compile(r"\b(?:nominat(?:ed|ion|ions|ee|ees)|shortlist(?:ed)?)\b", re.I)
 # A winner's sentence that names whom they beat names the runner-up too ("beating Argentina").
 _BEATEN = re.compile(
     r"\b(?:beat(?:s|ing|en)?|defeat(?:s|ed|ing)?|edg(?:ed|ing)|overc(?:a|o)m(?:e|ing)|ahead\s+of)\b", re.I
@@ -395,6 +398,8 @@ def _places(text: str) -> list[Mention]:
         out.append(Mention("place", _rank(m.group("a") or m.group("b"))))
     if _RUNNER_UP.search(text):
         out.append(Mention("place", 2))
+    if _NOMINATED.search(text):
+        out.append(Mention("place", 0))  # 0: nominated
     if _PLACE_WIN.search(text):
         out.append(Mention("place", 1))
         if _BEATEN.search(text):
@@ -469,6 +474,8 @@ class Specifiers:
             # vice president's title, specify nothing checkable.
             if m.kind == "office" and isinstance(m.value, tuple) and m.value[1] is None:
                 continue
+            if m.kind == "place" and m.value == 0:
+                continue  # a winner was nominated too: a nomination asked for is not checked
             asked.append(m)
         needs = (
             _TIME_LIKE

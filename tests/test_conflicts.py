@@ -147,6 +147,14 @@ def test_a_person_asked_for_is_no_organisation():
     assert not Specifiers.of("Who signed the statement?").lacks(sentence, "the US Department of Defense")
 
 
+def test_a_nomination_is_no_win():
+    spec = Specifiers.of("What movie won the Oscar for Best Animated Film in 2020?")
+    assert spec.contradicted_by("The Oscars 2020 Animated Feature Film nominations have been announced!")
+    assert not spec.contradicted_by("Toy Story 4 won the Oscar for best animated feature, beating four nominees.")
+    # A winner was nominated too: a nomination asked for is not checked.
+    assert not Specifiers.of("Which films were nominated for Best Picture?").contradicted_by("Parasite won.")
+
+
 def test_another_edition_of_a_numbered_title():
     spec = Specifiers.of("When was Xenoblade Chronicles 2 released?")
     assert spec.editions == (("Xenoblade Chronicles", "2"),)
