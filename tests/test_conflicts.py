@@ -131,6 +131,15 @@ def test_a_value_needs_a_number_and_a_share_a_share():
         assert not share.lacks(stated), stated
 
 
+def test_a_connective_or_a_caption_label_is_no_short_answer():
+    spec = Specifiers.of("What is the name of the bill the Republicans blocked?")
+    sentence = "Despite these warnings, Republicans blocked a critical bill."
+    for short in ("Despite", "However", "Photo", "Read more"):
+        assert spec.lacks(sentence, short), short
+    assert not spec.lacks(sentence, "a critical bill")
+    assert not spec.lacks(sentence, "read")  # a verb inside the sentence may be an answer
+
+
 def test_a_person_asked_for_is_no_organisation():
     sentence = "The US Department of Defense and the Ministry of Defence of Ukraine signed a statement."
     for question in (
