@@ -191,6 +191,21 @@ _ORGANISATION = re.compile(
     r"|Congress|Senate|Assembly|Bureau|Board|Authority|Corporation|Company|Institute|University|Party|Union"
     r"|Organi[sz]ation|Association|Federation|Court|Army|Navy|Forces?|Departments|Ministries|Church|House)\b"
 )
+# "Which company (firm, manufacturer …)" asks for a business: a government body ("the US
+# Department of Defense") or a head count ("over 300 representatives") is no answer. On the
+# SQuAD training and calibration articles 1 of 71 answerable questions of this form has
+# such a gold answer (a year, for "In what year did airlines …", which the form now skips).
+_NOT_AUX = r"(?!(?:did|do|does|is|are|was|were|has|have|had|will|can|could|would)\b)"
+_ASKS_COMPANY = re.compile(
+    rf"\b(?:which|what)\s+(?:{_NOT_AUX}[\w'’.-]+\s+){{0,2}}?(?:compan(?:y|ies)|firms?|manufacturers?|corporations?"
+    r"|businesses|contractors?|makers?|producers?|suppliers?|brands?|retailers?|carriers?|airlines?|banks?)\b",
+    re.I,
+)
+_NOT_A_BUSINESS = re.compile(
+    r"\b(?:Department|Ministry|Government|Agency|Council|Administration|White\s+House|Congress|Parliament|Senate"
+    r"|Commission|Committee|Office|Bureau|Ministries|Departments|Army|Navy|Air\s+Force)\b"
+    r"|^\W*(?:about|over|some|more\s+than|nearly|almost|around)?\s*\d"
+)
 # An edition of a numbered title ("Xenoblade Chronicles 2", "Toy Story 4", "Article 50"):
 # a sentence naming the same title only with another number or a subtitle ("Xenoblade
 # Chronicles: Definitive Edition") is about another edition. Not years, months or the
@@ -468,6 +483,7 @@ class Specifiers:
     city: bool = False  # "which city": a sentence must name a place that is no country
     needs: re.Pattern[str] | None = None  # what the chosen sentence must hold: a time, a number
     person: bool = False  # "who heads …", "which journalist": an organisation is no short answer
+    company: bool = False  # "which company": a government body or a head count is no short answer
     editions: tuple[tuple[str, str], ...] = ()  # numbered titles: ("Xenoblade Chronicles", "2")
     # Of ``asked``, once per question rather than per sentence read: its kinds, its
     # (kind, value) pairs, and whether it names an office.
@@ -500,6 +516,7 @@ class Specifiers:
             bool(_ASKS_CITY.search(question)),
             needs,
             bool(_ASKS_PERSON.search(question)),
+            bool(_ASKS_COMPANY.search(question)),
             _editions(question),
             frozenset(m.kind for m in asked),
             frozenset((m.kind, m.value) for m in asked),
@@ -509,19 +526,19 @@ class Specifiers:
     def lacks(self, sentence: str, short: str | None = None) -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
-        value", a share for "what percentage", a named person for "who heads"; or its short
-        answer is only a connective or a caption's label, "However", "Photo" (it cannot be
+        value", a share for "what percentage", a named person for "who heads", a business for
+        "which company"; or its short answer is only a connective or a caption's label, "However", "Photo" (it cannot be
         the answer)."""
         if self.needs is not None and not self.needs.search(sentence):
             return True
         label = short.strip(" ,.:;") if short is not None else ""
         if label[:1].isupper() and _NO_ANSWER.fullmatch(label):
             return True
-        return (
-            self.person
-            and short is not None
-            and (bool(_ORGANISATION.search(short)) or not any(c.isupper() for c in short))
-        )
+        if short is None:
+            return False
+        if self.company and _NOT_A_BUSINESS.search(short):
+            return True
+        return self.person and (bool(_ORGANISATION.search(short)) or not any(c.isupper() for c in short))
 
     def __bool__(self) -> bool:
         return bool(self.asked) or self.city or bool(self.editions)

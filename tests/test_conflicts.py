@@ -140,6 +140,15 @@ def test_a_connective_or_a_caption_label_is_no_short_answer():
     assert not spec.lacks(sentence, "read")  # a verb inside the sentence may be an answer
 
 
+def test_a_company_asked_for_is_no_government_body_or_head_count():
+    sentence = "The US Department of Defense and industry partners will provide technical data."
+    spec = Specifiers.of("Which American firms will supply the technical data?")
+    assert spec.lacks(sentence, "the US Department of Defense and industry partners")
+    assert spec.lacks(sentence, "over 300 representatives")
+    assert not spec.lacks(sentence, "Lockheed Martin")
+    assert not Specifiers.of("In what year did airlines first carry iPods?").company
+
+
 def test_a_person_asked_for_is_no_organisation():
     sentence = "The US Department of Defense and the Ministry of Defence of Ukraine signed a statement."
     for question in (
