@@ -255,6 +255,14 @@ _NO_ANSWER = re.compile(
     r"|picture|image|video|watch|read|read\s+more|see\s+also|related|source|credit|advertisement)",
     re.I,
 )
+# "The next conference", "the upcoming summit": the answering sentence speaks of what comes
+# later (a future, a sequence, a schedule), not only of the last one.
+_ASKS_NEXT = re.compile(r"\b(?:the\s+next|upcoming)\b", re.I)
+_NEXT_LIKE = re.compile(
+    r"\b(?:next|upcoming|future|following|followed|will|would|scheduled|plans?|planned|later|subsequent(?:ly)?"
+    r"|after|afterwards?|then|second|succeed(?:ed|ing|s)?|successor)\b",
+    re.I,
+)
 _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|village|capital)\b", re.I)
 # A country right after an auxiliary is the question's subject: "How much aid has the UK pledged?"
 _SUBJECT = re.compile(r"\b(?:has|have|had|did|does|do|will|would|can|could)\s+(?:the\s+)?$", re.I)
@@ -482,6 +490,7 @@ class Specifiers:
     asked: tuple[Mention, ...]
     city: bool = False  # "which city": a sentence must name a place that is no country
     needs: re.Pattern[str] | None = None  # what the chosen sentence must hold: a time, a number
+    next: bool = False  # "the next conference": the chosen sentence must speak of what comes later
     person: bool = False  # "who heads …", "which journalist": an organisation is no short answer
     company: bool = False  # "which company": a government body or a head count is no short answer
     editions: tuple[tuple[str, str], ...] = ()  # numbered titles: ("Xenoblade Chronicles", "2")
@@ -515,6 +524,7 @@ class Specifiers:
             tuple(asked),
             bool(_ASKS_CITY.search(question)),
             needs,
+            bool(_ASKS_NEXT.search(question)),
             bool(_ASKS_PERSON.search(question)),
             bool(_ASKS_COMPANY.search(question)),
             _editions(question),
@@ -526,10 +536,12 @@ class Specifiers:
     def lacks(self, sentence: str, short: str | None = None) -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
-        value", a share for "what percentage", a named person for "who heads", a business for
-        "which company"; or its short answer is only a connective or a caption's label, "However", "Photo" (it cannot be
-        the answer)."""
+        value", what comes later for "the next", a share for "what percentage", a named
+        person for "who heads", a business for "which company"; or its short answer is only
+        a connective or a caption's label, "However", "Photo" (it cannot be the answer)."""
         if self.needs is not None and not self.needs.search(sentence):
+            return True
+        if self.next and not _NEXT_LIKE.search(sentence):
             return True
         label = short.strip(" ,.:;") if short is not None else ""
         if label[:1].isupper() and _NO_ANSWER.fullmatch(label):

@@ -121,6 +121,13 @@ def test_when_and_how_many_need_a_time_and_a_number():
     assert not Specifiers.of("Who is the US Secretary of Commerce?").lacks(CAMERON)  # asks for neither
 
 
+def test_the_next_one_needs_what_comes_later():
+    spec = Specifiers.of("When is the next defence industry conference?")
+    assert spec.lacks("The conference took place in Washington on December 6-7, 2023.")
+    assert not spec.lacks("The next conference will be held in Kyiv in June 2024.")
+    assert not Specifiers.of("When was the conference?").lacks("It took place on December 6-7, 2023.")
+
+
 def test_a_value_needs_a_number_and_a_share_a_share():
     value = Specifiers.of("What was the value of the aid package that included anti-armor missiles?")
     assert value.lacks("In particular, it includes air defense munitions and anti-armor missiles.")
