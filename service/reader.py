@@ -31,7 +31,7 @@ from service.answer_model import AnswerModel, Scored
 from service.retrieval import ChunkRow, Retrieved
 from service.rule_reader import Candidate, Ranking, RuleReader
 from service.settings import ReaderSettings
-from service.stages import Answer, Offsets, Reading
+from service.stages import MAX_QUOTES, Answer, Offsets, Reading
 
 CALIBRATION = Path(__file__).parent / "models" / "reader-calibration.json"
 FORMAT = "citeqa-reader-calibration/1"
@@ -349,7 +349,15 @@ class HybridReader:
             a, b = snap(c.text, *entry.scored.span)
             if 0 < b - a < len(c.text.strip()) - 1:  # the whole sentence is no short answer
                 short = Offsets(c.doc_id, c.start + a, c.start + b)
-        answer = Answer(best.quotes, short, self.calibration.probability(feats))
+        quotes = best.quotes
+        said = attribution_sentence(c)
+        if said is not None:
+            # A sentence inside a quotation is shown with the sentence naming its speaker; asked
+            # who said it, the span inside the quotation is no short answer.
+            quotes = tuple(dict.fromkeys((*quotes, said)))[:MAX_QUOTES]
+            if _asks_person(question, retrieved):
+                short = None
+        answer = Answer(quotes, short, self.calibration.probability(feats))
         # Only the choice is scored; the rest keep the rules' order, below it.
         rest = [Answer(a.quotes, a.short, min(a.confidence, answer.confidence)) for a in reading.answers[1:]]
         return Reading([answer, *rest]), feats
@@ -372,6 +380,11 @@ _ATTRIBUTION = re.compile(
 )
 # Sentences after a candidate where the quotation's close is looked for.
 QUOTE_SPAN = 3
+_WHO = re.compile(r"^\W*(?:who|whom)\b", re.I)
+
+
+def _asks_person(question: str, retrieved: Retrieved) -> bool:
+    return bool(_WHO.match(question)) or (retrieved.specifiers is not None and retrieved.specifiers.person)
 
 
 def context_sentence(c: Candidate) -> str:
@@ -386,6 +399,18 @@ def context_sentence(c: Candidate) -> str:
 def quotation_speaker(c: Candidate) -> str | None:
     """The attribution of the quotation ``c`` sits inside, when the quotation closes in one
     of the next ``QUOTE_SPAN`` sentences of its chunk; None otherwise."""
+    found = _attribution(c)
+    return found[1] if found else None
+
+
+def attribution_sentence(c: Candidate) -> Offsets | None:
+    """Where the sentence naming the speaker of the quotation ``c`` sits inside is (see
+    ``quotation_speaker``)."""
+    found = _attribution(c)
+    return Offsets(c.doc_id, *found[0]) if found else None
+
+
+def _attribution(c: Candidate) -> tuple[tuple[int, int], str] | None:
     row = c.hit.row
     head = row.text[: c.start - row.start]
     own = c.text
@@ -401,7 +426,7 @@ def quotation_speaker(c: Candidate) -> str | None:
         text = row.text[s - row.start : e - row.start]
         m = _ATTRIBUTION.search(text)
         if m:
-            return m.group("said").strip()
+            return (s, e), m.group("said").strip()
         if "”" in text or '"' in text:
             return None  # closed without a speaker named after it
     return None

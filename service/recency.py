@@ -15,11 +15,10 @@ import re
 from dataclasses import dataclass, replace
 
 from service.retrieval import Retrieved
-from service.stages import Answer, Reader, Reading
+from service.stages import MAX_QUOTES, Answer, Reader, Reading
 
 # Dated articles read on their own, in the order of their best passage.
 MAX_ARTICLES = 4
-MAX_QUOTES = 3
 # Numbers whole ("4.25" is not "4"), thousands separators dropped ("1,000" is "1000").
 _WORDS = re.compile(r"\d[\d,]*(?:\.\d+)?|\w+")
 _ARTICLES = frozenset({"a", "an", "the"})

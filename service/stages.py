@@ -23,6 +23,10 @@ from service.schemas import AskResponse, Passage, Quote
 ABSTAIN_ANSWER = "The indexed articles do not answer this question."
 
 
+# Quotes an answer holds at most: the answering sentence first.
+MAX_QUOTES = 3
+
+
 class Offsets(NamedTuple):
     """Where a quote or short answer sits: ``record(doc_id).text[start:end]``."""
 

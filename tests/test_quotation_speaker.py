@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from service.reader import context_sentence, previous_sentence, quotation_speaker
+from service.reader import attribution_sentence, context_sentence, previous_sentence, quotation_speaker
 from service.retrieval import ChunkRow, Hit
 from service.rule_reader import Candidate
 
@@ -34,9 +34,10 @@ def test_a_sentence_inside_a_quotation_reads_its_speaker():
     assert inside.text.startswith("“Together")
     assert quotation_speaker(inside) == "said US Secretary of Defense Lloyd Austin during his speech"
     assert context_sentence(inside) == quotation_speaker(inside)
+    assert attribution_sentence(inside) == (closing.doc_id, closing.start, closing.end)
     # The sentence that closes the quotation names its speaker itself; the others sit outside one.
     for c in (first, closing, after):
-        assert quotation_speaker(c) is None
+        assert quotation_speaker(c) is None and attribution_sentence(c) is None
         assert context_sentence(c) == previous_sentence(c)
 
 

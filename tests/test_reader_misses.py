@@ -88,6 +88,15 @@ ANSWERABLE = [
         "ten at night",
         id="quotation speaker",
     ),
+    # Asked who said it: the sentence naming the speaker is quoted beside it, and no span of
+    # the quotation is the short answer.
+    pytest.param(
+        "a quotation's speaker named after it",
+        "Which official said the clinic would treat up to 400 patients a day?",
+        "said Mayor Ana Ruiz",
+        None,
+        id="who said a quotation",
+    ),
     pytest.param(
         "the currency sign",
         "How much does a cup of coffee cost at the station kiosk?",
@@ -143,6 +152,8 @@ def test_answered_right(pipeline, kind, question, quote, short):
     assert not res.quotes[0].text.rstrip().endswith("?")
     if short is not None:
         assert res.short_answer is not None and res.short_answer.text == short, f"{kind}: {res.short_answer}"
+    elif question.startswith("Which official said"):
+        assert res.short_answer is None, res.short_answer
 
 
 @pytest.mark.parametrize(("kind", "question"), NEAR_MISSES)
