@@ -25,6 +25,9 @@ from service.stages import ABSTAIN_ANSWER, Offsets, Reading, verified_passages
 from service.time_scope import TimeScope
 
 log = logging.getLogger(__name__)
+# Text before a chosen sentence where what the question asks may be stated instead (about a
+# sentence: "Stage 3 … This stage comprises two parts").
+BEFORE_CHARS = 300
 __all__ = ["ABSTAIN_ANSWER", "ask", "ask_events", "search"]
 
 
@@ -209,7 +212,8 @@ def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: S
     short = None
     if best.short is not None and best.short.doc_id == doc_id:
         short = record.text[best.short.start : best.short.end]
-    if not specifiers.lacks(record.text[start:end], short):
+    before = record.text[max(0, start - BEFORE_CHARS) : start]
+    if not specifiers.lacks(record.text[start:end], short, before):
         return reading
     return Reading([replace(best, confidence=0.0), *reading.answers[1:]])
 

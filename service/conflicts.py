@@ -142,7 +142,13 @@ _ASKS_TIME = re.compile(
 )
 _ASKS_NUMBER = re.compile(
     r"\bhow\s+(?:many|much)\b"
-    r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:total\s+)?(?:value|amount|cost|price|sum|number|figure|population|worth|size)\b",
+    r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:total\s+)?(?:value|amount|cost|price|sum|number|figure|population|worth|size)\b"
+    r"|\bwhat\s+(?:exact\s+|precise\s+)?(?:dollar\s+)?(?:amount|sum|figure)\b",
+    re.I,
+)
+# "What exact amount", "how many billions": a count, not "billions" alone.
+_ASKS_EXACT = re.compile(
+    r"\b(?:exact|exactly|precise|precisely)\b|\bhow\s+many\s+(?:hundreds|thousands|millions|billions|trillions|dozens)\b",
     re.I,
 )
 _ASKS_SHARE = re.compile(r"\bwhat\s+(?:percentage|percent|proportion|share|fraction|portion)\b", re.I)
@@ -182,6 +188,7 @@ _ASKS_PERSON = re.compile(
     r"^\W*who\s+(?:heads|headed|leads|led|chairs|chaired|runs|ran|directs|directed)\b"
     r"|^\W*who\s+(?:is|was|are|were|will\s+be|became|has\s+been)\s+(?:the\s+|an?\s+)?(?:[\w'’.-]+\s+){0,4}?"
     rf"{_PERSON_TITLE}\b(?:\s+(?:of|for|at|to|in)\b[^?]*)?\s*\??\s*$"
+    rf"|\bname\s+of\s+the\s+(?:[\w'’.-]+\s+){{0,4}}?{_PERSON_TITLE}\b"
     r"|\bwhich\s+(?:[\w'’.-]+\s+){0,3}?(?:journalists?|reporters?|officials?|lawmakers?|senators?|ministers?"
     r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?)\b",
     re.I,
@@ -263,9 +270,29 @@ _NEXT_LIKE = re.compile(
     r"|after|afterwards?|then|second|succeed(?:ed|ing|s)?|successor)\b",
     re.I,
 )
+_COUNT_LIKE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    r"|thousand|million|billion|trillion|dozen|half|single|double|twice)\b",
+    re.I,
+)
+_ONE_DATE = re.compile(
+    rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?!\d|\s*[-–]\s*\d)|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b)",
+    re.I,
+)
 _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|village|capital)\b", re.I)
 # A country right after an auxiliary is the question's subject: "How much aid has the UK pledged?"
 _SUBJECT = re.compile(r"\b(?:has|have|had|did|does|do|will|would|can|could)\s+(?:the\s+)?$", re.I)
+# A country right after a preposition is no actor: "a new aid package for Ukraine" says nothing
+# of what Ukraine spent.
+_OBJECT = re.compile(r"\b(?:for|to|into|against|with|from|toward|towards|by|on)\s+(?:the\s+)?$", re.I)
+# Political parties, capitalised as names ("democratic values" is no party).
+_PARTIES = (
+    ("libdem", re.compile(r"\b(?:Liberal\s+Democrats?|Lib\s+Dems?)\b")),
+    ("dem", re.compile(r"\b(?:Democrats?|Democratic(?!\s+Republic)|Dems)\b")),
+    ("rep", re.compile(r"\b(?:Republicans?|GOP)\b")),
+    ("labour", re.compile(r"\bLabour\b")),
+    ("conservative", re.compile(r"\b(?:Conservatives?|Tory|Tories)\b")),
+)
 
 
 @dataclass(frozen=True)
@@ -277,6 +304,7 @@ class Mention:
     near: frozenset[str] = frozenset()
     subject: bool = False  # a country right after "has", "did"…: whose pledge or vote is asked
     of: str | None = None  # an office's country ("British Foreign Secretary", "President of Ukraine")
+    object: bool = False  # a country right after a preposition: "a package for Ukraine"
 
 
 @lru_cache(maxsize=1)
@@ -380,7 +408,7 @@ def _rank(word: str) -> int | None:
     return int(digits.group(0)) if digits else None
 
 
-KINDS = frozenset({"country", "series", "place", "office", "direction"})
+KINDS = frozenset({"country", "series", "place", "office", "direction", "party"})
 
 
 def mentions(text: str, kinds: frozenset[str] = KINDS) -> list[Mention]:
@@ -398,13 +426,20 @@ def _mentions(text: str, kinds: frozenset[str]) -> tuple[Mention, ...]:
         inside = {pos for pos, _ in toks if any(s <= pos < e for s, e, _ in countries)}
         for s, e, code in countries:
             subject = bool(_SUBJECT.search(text[max(0, s - 12) : s]))
-            out.append(Mention("country", code, _near(toks, s, e, inside), subject))
+            obj = bool(_OBJECT.search(text[max(0, s - 16) : s]))
+            out.append(Mention("country", code, _near(toks, s, e, inside), subject, object=obj))
     if "series" in kinds:
         out.extend(_series(text))
     if "place" in kinds:
         out.extend(_places(text))
     if "office" in kinds:
         out.extend(_offices(text, countries))
+    if "party" in kinds:
+        rest = text
+        for party, pattern in _PARTIES:
+            if pattern.search(rest):
+                out.append(Mention("party", party))
+                rest = pattern.sub(" ", rest)  # "Liberal Democrats" is not the Democrats too
     if "direction" in kinds:
         for i, (a, b) in enumerate(_DIRECTIONS):
             # "unpopular" holds "popular" only as a whole word would: \b keeps them apart.
@@ -516,7 +551,7 @@ class Specifiers:
             if _ASKS_TIME.search(question)
             else _SHARE_LIKE
             if _ASKS_SHARE.search(question)
-            else _NUMBER_LIKE
+            else (_COUNT_LIKE if _ASKS_EXACT.search(question) else _NUMBER_LIKE)
             if _ASKS_NUMBER.search(question)
             else None
         )
@@ -533,14 +568,24 @@ class Specifiers:
             any(m.kind == "office" for m in asked),
         )
 
-    def lacks(self, sentence: str, short: str | None = None) -> bool:
+    def lacks(self, sentence: str, short: str | None = None, before: str = "") -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
         value", what comes later for "the next", a share for "what percentage", a named
         person for "who heads", a business for "which company"; or its short answer is only
-        a connective or a caption's label, "However", "Photo" (it cannot be the answer)."""
+        a connective or a caption's label, "However", "Photo" (it cannot be the answer). The
+        nth of a series the question asks about ("on the second day") must be stated in the
+        sentence or in the text ``before`` it ("This stage comprises …" after "Stage 3")."""
         if self.needs is not None and not self.needs.search(sentence):
             return True
+        series = [m.value for m in self.asked if m.kind == "series"]
+        if series:
+            stated = {m.value for m in _mentions(before + " " + sentence, frozenset({"series"}))}
+            # One date names a day as well ("On December 6, 2023" for "on the first day"); a
+            # range ("December 6-7") names none.
+            dated = bool(_ONE_DATE.search(sentence))
+            if any(v not in stated and not (v[0] == "day" and dated) for v in series):  # type: ignore[index]
+                return True
         if self.next and not _NEXT_LIKE.search(sentence):
             return True
         label = short.strip(" ,.:;") if short is not None else ""
@@ -575,6 +620,10 @@ def _contradicts(q: Mention, stated: Iterable[Mention], named: frozenset[tuple[s
     same_kind = [m for m in stated if m.kind == q.kind]
     same = [m for m in same_kind if m.value == q.value]
     if same:
+        if q.kind == "country" and q.subject and all(m.object for m in same):
+            # "How much did Ukraine allocate …?" and "… announced a package for Ukraine": the
+            # asked actor only receives here, and another country acts.
+            return any(m.kind == q.kind and (m.kind, m.value) not in named for m in stated)
         # The asked office, but every time another country's ("Who is Russia's foreign
         # minister?" and "British Foreign Secretary David Cameron").
         return q.of is not None and all(m.of is not None and ("country", m.of) not in named for m in same)

@@ -121,6 +121,38 @@ def test_when_and_how_many_need_a_time_and_a_number():
     assert not Specifiers.of("Who is the US Secretary of Commerce?").lacks(CAMERON)  # asks for neither
 
 
+def test_the_nth_of_a_series_must_be_stated():
+    spec = Specifiers.of("What agreement was signed on the second day of the conference?")
+    assert spec.lacks("The announcement came during the two-day conference on December 6-7, 2023.")
+    assert not spec.lacks("On the second day, a memorandum was signed.")
+    assert not spec.lacks("A memorandum was signed.", None, "The second day opened with a speech. ")  # just before
+    # One date names a day; a range does not.
+    first = Specifiers.of("How large was the aid package announced on the conference's first day?")
+    assert not first.lacks("On December 6, 2023, the US announced a package of $175 million.")
+
+
+def test_an_exact_amount_needs_a_count():
+    spec = Specifiers.of("What exact dollar amount of military aid did the blocked bill propose?")
+    assert spec.lacks("Republicans blocked a critical bill proposing billions in military aid.")
+    assert not spec.lacks("The bill proposed $61 billion in military aid.")
+    # Not asked exactly, "billions" answers.
+    assert not Specifiers.of("How much aid did the bill propose?").lacks("The bill proposed billions in aid.")
+
+
+def test_another_party_and_a_country_that_only_receives():
+    spec = Specifiers.of("Which Democratic senator blocked the aid bill?")
+    assert spec.contradicted_by("US Congressional Republicans blocked a critical bill.")
+    assert not spec.contradicted_by("Disagreements between Joe Biden's Democrats and Republicans stalled the bill.")
+    libdem = Specifiers.of("Which Liberal Democrats voted for the bill?")
+    assert libdem.contradicted_by("The Democrats voted for the bill.")  # "Liberal Democrats" is not "Democrats"
+    assert not libdem.contradicted_by("Two Liberal Democrats voted for the bill.")
+    congo = Specifiers.of("Who governs the Democratic Republic of the Congo?")
+    assert all(m.kind != "party" for m in congo.asked)  # a country's name, no party
+    spent = Specifiers.of("How much did Ukraine allocate to defence production in 2023?")
+    assert spent.contradicted_by("The US government announced a new aid package for Ukraine of $175 million.")
+    assert not spent.contradicted_by("Ukraine will allocate an unprecedented budget.")
+
+
 def test_the_next_one_needs_what_comes_later():
     spec = Specifiers.of("When is the next defence industry conference?")
     assert spec.lacks("The conference took place in Washington on December 6-7, 2023.")
@@ -162,6 +194,7 @@ def test_a_person_asked_for_is_no_organisation():
         "Who runs the Ministry for Strategic Industries?",
         "Who is the national security adviser of the United States?",
         "Which Pentagon officials signed the statement?",
+        "What is the name of the Defense Department official who signed it?",
     ):
         spec = Specifiers.of(question)
         assert spec.lacks(sentence, "the US Department of Defense"), question
