@@ -25,9 +25,9 @@ from service.stages import ABSTAIN_ANSWER, Offsets, Reading, verified_passages
 from service.time_scope import TimeScope
 
 log = logging.getLogger(__name__)
-# Text before a chosen sentence where what the question asks may be stated instead (about a
-# sentence: "Stage 3 … This stage comprises two parts").
-BEFORE_CHARS = 300
+# Text either side of a chosen sentence where the nth of a series the question asks about
+# may be stated instead (about a sentence: "Stage 3 … This stage comprises two parts").
+AROUND_CHARS = 300
 __all__ = ["ABSTAIN_ANSWER", "ask", "ask_events", "search"]
 
 
@@ -109,8 +109,9 @@ def ask_events(
             pipeline.decider.threshold,
             pipeline.settings.reader_passages,
         )
-    reading = _without_what_is_asked(reading, retrieved, specifiers)
+    # After the chooser: a quiz's short answer is the option chosen, and that is what is checked.
     reading = pipeline.chooser.choose(reader_question, reading, retrieved, quiz.options)
+    reading = _without_what_is_asked(reading, retrieved, specifiers)
     decision = pipeline.decider.decide(reading)
     kind = classify(stem)
     extractive = pipeline.verifier.verify(question, decision, retrieved, top_k)
@@ -212,8 +213,9 @@ def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: S
     short = None
     if best.short is not None and best.short.doc_id == doc_id:
         short = record.text[best.short.start : best.short.end]
-    before = record.text[max(0, start - BEFORE_CHARS) : start]
-    if not specifiers.lacks(record.text[start:end], short, before):
+    before = record.text[max(0, start - AROUND_CHARS) : start]
+    after = record.text[end : end + AROUND_CHARS]
+    if not specifiers.lacks(record.text[start:end], short, before, after):
         return reading
     return Reading([replace(best, confidence=0.0), *reading.answers[1:]])
 

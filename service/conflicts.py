@@ -568,19 +568,20 @@ class Specifiers:
             any(m.kind == "office" for m in asked),
         )
 
-    def lacks(self, sentence: str, short: str | None = None, before: str = "") -> bool:
+    def lacks(self, sentence: str, short: str | None = None, before: str = "", after: str = "") -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
         value", what comes later for "the next", a share for "what percentage", a named
         person for "who heads", a business for "which company"; or its short answer is only
         a connective or a caption's label, "However", "Photo" (it cannot be the answer). The
         nth of a series the question asks about ("on the second day") must be stated in the
-        sentence or in the text ``before`` it ("This stage comprises …" after "Stage 3")."""
+        sentence or in the text ``before`` or ``after`` it ("This stage comprises …" after
+        "Stage 3"; a dateline "Nov 15, 2020 ..." before "The Crown season 4 premieres")."""
         if self.needs is not None and not self.needs.search(sentence):
             return True
         series = [m.value for m in self.asked if m.kind == "series"]
         if series:
-            stated = {m.value for m in _mentions(before + " " + sentence, frozenset({"series"}))}
+            stated = {m.value for m in _mentions(f"{before} {sentence} {after}", frozenset({"series"}))}
             # One date names a day as well ("On December 6, 2023" for "on the first day"); a
             # range ("December 6-7") names none.
             dated = bool(_ONE_DATE.search(sentence))

@@ -126,6 +126,9 @@ def test_the_nth_of_a_series_must_be_stated():
     assert spec.lacks("The announcement came during the two-day conference on December 6-7, 2023.")
     assert not spec.lacks("On the second day, a memorandum was signed.")
     assert not spec.lacks("A memorandum was signed.", None, "The second day opened with a speech. ")  # just before
+    assert not Specifiers.of("When does season 4 of The Crown premiere?").lacks(
+        "Nov 15, 2020 ...", None, "", " The Crown season 4 premieres on Netflix."
+    )  # just after a dateline
     # One date names a day; a range does not.
     first = Specifiers.of("How large was the aid package announced on the conference's first day?")
     assert not first.lacks("On December 6, 2023, the US announced a package of $175 million.")
