@@ -200,9 +200,10 @@ def _log_drops(citer: Citer) -> None:
 
 
 def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: Specifiers) -> Reading:
-    """The reading, its choice at confidence 0 when the choice's sentence lacks what the
-    question asks for (``Specifiers.lacks``: no time for "when", no number for "how many";
-    or its short answer is an organisation where "who heads" asks for a person)."""
+    """The reading, its choice at confidence 0 when it cannot be what the question asks
+    for (``Specifiers.lacks``): its sentence holds no time for "when" or no number for "how
+    many", the nth asked is stated neither in it nor around it, or its short answer (a
+    quiz's chosen option) is an organisation where "who heads" asks for a person."""
     best = reading.best
     if best is None or not best.quotes:
         return reading

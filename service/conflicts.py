@@ -146,7 +146,7 @@ _ASKS_NUMBER = re.compile(
     r"|\bwhat\s+(?:exact\s+|precise\s+)?(?:dollar\s+)?(?:amount|sum|figure)\b",
     re.I,
 )
-# "What exact amount", "how many billions": a count, not "billions" alone.
+# "What exact amount", "how many billions": the sentence must hold a count (``_COUNT_LIKE``).
 _ASKS_EXACT = re.compile(
     r"\b(?:exact|exactly|precise|precisely)\b|\bhow\s+many\s+(?:hundreds|thousands|millions|billions|trillions|dozens)\b",
     re.I,
@@ -163,15 +163,19 @@ _TIME_LIKE = re.compile(
     r"|recently|later|earlier|now|then|onset|beginning|outbreak|time|times|reign|war|season|anniversary)\b",
     re.I,
 )
+_NUMBER_WORDS = "|".join([*_CARDINALS, "twenty", "thirty", "forty", "fifty"])
 _NUMBER_LIKE = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?"
-    r"|thousands?|millions?|billions?|trillions?|dozens?|half|single|double|twice|once|several|few|couple|score"
-    rf"|{'|'.join(_ORDINALS)})\b",
+    rf"\d|\b(?:{_NUMBER_WORDS}|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half|single|double"
+    rf"|twice|once|several|few|couple|score|{'|'.join(_ORDINALS)})\b",
     re.I,
+)
+# A count, for "what exact amount" and "how many billions": not "billions" alone.
+_COUNT_LIKE = re.compile(
+    rf"\d|\b(?:{_NUMBER_WORDS}|hundred|thousand|million|billion|trillion|dozen|half|single|double|twice)\b", re.I
 )
 _SHARE_LIKE = re.compile(
     r"%|\b(?:percent(?:age)?|per\s*cent|proportion|share|half|third|quarter|fifth|tenth|fraction|majority|minority"
-    r"|most|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:in|out\s+of)\s+)\b",
+    rf"|most|(?:\d+|{'|'.join(_CARDINALS)})\s+(?:in|out\s+of)\s+)\b",
     re.I,
 )
 # "Who heads …", "Who is the national security adviser?", "Which BBC journalist …" ask for a
@@ -268,11 +272,6 @@ _ASKS_NEXT = re.compile(r"\b(?:the\s+next|upcoming)\b", re.I)
 _NEXT_LIKE = re.compile(
     r"\b(?:next|upcoming|future|following|followed|will|would|scheduled|plans?|planned|later|subsequent(?:ly)?"
     r"|after|afterwards?|then|second|succeed(?:ed|ing|s)?|successor)\b",
-    re.I,
-)
-_COUNT_LIKE = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
-    r"|thousand|million|billion|trillion|dozen|half|single|double|twice)\b",
     re.I,
 )
 _ONE_DATE = re.compile(
