@@ -11,7 +11,9 @@ A question's *specifiers* are words of closed kinds:
   third") or the nth of a series ("the first season", "Season 10", "the second day");
 - ``office``: an office ("chief executive", "finance director", "Secretary of State",
   "foreign minister"), with its portfolio and the country it belongs to;
-- ``direction``: one of a pair of opposites ("begin"/"end", "most"/"least").
+- ``direction``: one of a pair of opposites ("begin"/"end", "most"/"least");
+- ``party``: a political party ("Democratic", "Republicans", "Labour");
+- a numbered title ("Xenoblade Chronicles 2"), checked against another edition of it.
 
 A sentence *contradicts* the question when, for some specifier, it never states it
 and states another of the same kind: a country whose office, pledge or vote the
@@ -19,7 +21,9 @@ question asks about ("has the UK pledged") anywhere in the sentence, any other c
 only beside a word the question has beside its own (within ``WINDOW`` words: "a plant
 in Poland" is not contradicted by "a German company"); another place, or another nth of
 the same series; another office or portfolio, or the asked office of another country
-("British Foreign Secretary" for Russia's); the opposite word. "Which city" is also not
+("British Foreign Secretary" for Russia's); the opposite word; a nomination for a win;
+another party; a country asked as the actor named only after a preposition ("a package for
+Ukraine" for "How much did Ukraine allocate?"). "Which city" is also not
 answered by a sentence whose places are all countries. Such a sentence is never read
 (``Retrieved.admits``), as a sentence dated outside the asked period is not: the
 reader then answers from another sentence or abstains. The answer model was trained
