@@ -234,6 +234,9 @@ _NOT_TITLES = frozenset(
      "How", "Why", "Did", "Does", "Do", "Is", "Was", "Were", "Are", "Has", "Have", "Had", "Will", "Can", "Top",
      "No", "Number", "Nos", "US", "UK", "EU"}
 )  # fmt: skip
+# A question typed all in lower case ("when was xenoblade chronicles 2 released?") names its
+# titles without capitals: any words before a number, less the question's own words.
+_EDITION_LOWER = re.compile(r"(?<![\w'’])((?:[\w'’-]+\s+){0,3}[\w'’-]+)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent))")
 _MONTH_WORD = re.compile(rf"^(?:{_MONTHS})\.?$", re.I)
 _SERIES_WORD = re.compile(rf"^{_SERIES}s?$", re.I)
 
@@ -241,11 +244,20 @@ _SERIES_WORD = re.compile(rf"^{_SERIES}s?$", re.I)
 def _editions(question: str) -> tuple[tuple[str, str], ...]:
     """(title, number) of every numbered title the question names."""
     out = []
-    for m in _EDITION.finditer(question):
+    lower = not any(c.isupper() for c in question[1:])
+    skip = {w.lower() for w in _NOT_TITLES} | stopwords() if lower else _NOT_TITLES
+    for m in (_EDITION_LOWER if lower else _EDITION).finditer(question):
         words = m.group(1).split()
-        while words and words[0] in _NOT_TITLES:
+        if lower:  # the words right before the number, at most two, none of the question's own
+            tail: list[str] = []
+            for w in reversed(words[-2:]):
+                if w.lower() in skip:
+                    break
+                tail.insert(0, w)
+            words = tail if any(len(w) >= 4 for w in tail) else []
+        while words and words[0] in skip:
             words = words[1:]
-        if not words or _MONTH_WORD.match(words[-1]) or _SERIES_WORD.match(words[-1]) or words[-1] in _NOT_TITLES:
+        if not words or _MONTH_WORD.match(words[-1]) or _SERIES_WORD.match(words[-1]) or words[-1] in skip:
             continue
         out.append((" ".join(words), m.group(2)))
     return tuple(out)
@@ -254,7 +266,7 @@ def _editions(question: str) -> tuple[tuple[str, str], ...]:
 def _other_edition(title: str, number: str, sentence: str) -> bool:
     """Whether ``sentence`` names ``title`` with another number or a subtitle, never with ``number``."""
     other = False
-    for m in re.finditer(re.escape(title) + r"(?:\s+(\d{1,3})\b|\s*:)", sentence):
+    for m in re.finditer(re.escape(title) + r"(?:\s+(\d{1,3})\b|\s*:)", sentence, re.I):
         if m.group(1) == number:
             return False
         other = True

@@ -226,6 +226,13 @@ def test_another_edition_of_a_numbered_title():
     assert not spec.contradicted_by("Xenoblade Chronicles sold well in Japan.")
     for question in ("Who won the Oscar in 2020?", "What happened on December 6, 2023?", "When did Season 11 air?"):
         assert Specifiers.of(question).editions == (), question
+    # Typed in lower case: the words right before the number, none of the question's own.
+    lower = Specifiers.of("when was xenoblade chronicles 2 released?")
+    assert lower.editions == (("xenoblade chronicles", "2"),)
+    assert lower.contradicted_by("The album for Xenoblade Chronicles: Definitive Edition came out on 2 August 2023.")
+    assert Specifiers.of("who won super bowl 50?").editions == (("super bowl", "50"),)
+    for question in ("how many people died in 2 attacks?", "what happened on day 2?", "top 10 songs of 2020?"):
+        assert Specifiers.of(question).editions == (), question
 
 
 @pytest.fixture(scope="module")
