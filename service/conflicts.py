@@ -68,7 +68,9 @@ _SERIES_AFTER = re.compile(
     re.I,
 )
 # A finishing place: 1 for winning, n for "finished nth", "nth place", "runner-up".
-_PLACE_WIN = re.compile(r"\b(?:won|wins?|winners?|champions?|victor(?:s|y)?)\b", re.I)
+_PLACE_WIN = re.compile(
+    r"\b(?:won|wins?|winners?|champions?|victor(?:s|y)?|took\s+home|scoop(?:s|ed)|awarded|triumph(?:s|ed))\b", re.I
+)
 _PLACE_NTH = re.compile(
     rf"\b(?:(?:finish(?:ed|es)?|came|comes|placed|ended|end(?:s)?\s+up)\s+(?:in\s+)?(?P<a>{_ORD})"
     rf"|(?P<b>{_ORD})[\s-]+place(?:d)?)\b",
@@ -178,7 +180,8 @@ _COUNT_LIKE = re.compile(
     rf"\d|\b(?:{_NUMBER_WORDS}|hundred|thousand|million|billion|trillion|dozen|half|single|double|twice)\b", re.I
 )
 _SHARE_LIKE = re.compile(
-    r"%|\b(?:percent(?:age)?|per\s*cent|proportion|share|half|third|quarter|fifth|tenth|fraction|majority|minority"
+    r"%|\b(?:percent(?:age)?|per\s*cent|proportion|share|half|thirds?|quarters?|fifths?|tenths?|fraction|majority"
+    r"|minority"
     rf"|most|(?:\d+|{'|'.join(_CARDINALS)})\s+(?:in|out\s+of)\s+)\b",
     re.I,
 )
@@ -193,14 +196,22 @@ _PERSON_TITLE = (
     r"|owner|ruler|emperor|pope|bishop)s?"
 )
 _ASKS_PERSON = re.compile(
-    r"^\W*who\s+(?:heads|headed|leads|led|chairs|chaired|runs|ran|directs|directed)\b"
+    r"^\W*who\s+(?:heads|headed|chairs|chaired|directs|directed)\b"
     r"|^\W*who\s+(?:is|was|are|were|will\s+be|became|has\s+been)\s+(?:the\s+|an?\s+)?(?:[\w'’.-]+\s+){0,4}?"
     rf"{_PERSON_TITLE}\b(?:\s+(?:of|for|at|to|in)\b[^?]*)?\s*\??\s*$"
     rf"|\bname\s+of\s+the\s+(?:[\w'’.-]+\s+){{0,4}}?{_PERSON_TITLE}\b"
     r"|\bwhich\s+(?:[\w'’.-]+\s+){0,3}?(?:journalists?|reporters?|officials?|lawmakers?|senators?|ministers?"
-    r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?)\b",
+    r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?)\b"
+    # "which general election", "which official figures": the title word as an adjective
+    r"(?!\s+(?:elections?|orders?|figures|data|statistics|statements?|results?|assembly|strikes?|meetings?|sessions?"
+    r"|councils?|committees?|boards?|decisions?|reports?|branch|staff|accounts?|records?|documents?|language|visit))",
     re.I,
 )
+# "Senate Majority Leader Chuck Schumer", "Navy Secretary Carlos Del Toro": a title and a name.
+_TITLED_NAME = re.compile(rf"\b{_PERSON_TITLE}\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+\s*$", re.I)
+# "Who leads (runs) …" may be answered by people with no name ("students led the protests"),
+# but not by an organisation either.
+_ASKS_LEADER = re.compile(r"^\W*who\s+(?:leads|led|runs|ran)\b", re.I)
 _ORGANISATION = re.compile(
     r"\b(?:Department|Ministry|Council|Committee|Commission|Agency|Office|Government|Administration|Parliament"
     r"|Congress|Senate|Assembly|Bureau|Board|Authority|Corporation|Company|Institute|University|Party|Union"
@@ -210,7 +221,7 @@ _ORGANISATION = re.compile(
 # Department of Defense") or a head count ("over 300 representatives") is no answer. On the
 # SQuAD training and calibration articles 1 of 71 answerable questions of this form has
 # such a gold answer (a year, for "In what year did airlines …", which the form now skips).
-_NOT_AUX = r"(?!(?:did|do|does|is|are|was|were|has|have|had|will|can|could|would)\b)"
+_NOT_AUX = r"(?!(?:did|do|does|is|are|was|were|has|have|had|will|can|could|would|must|should|may|might|shall)\b)"
 _ASKS_COMPANY = re.compile(
     rf"\b(?:which|what)\s+(?:{_NOT_AUX}[\w'’.-]+\s+){{0,2}}?(?:compan(?:y|ies)|firms?|manufacturers?|corporations?"
     r"|businesses|contractors?|makers?|producers?|suppliers?|brands?|retailers?|carriers?|airlines?|banks?)\b",
@@ -218,15 +229,15 @@ _ASKS_COMPANY = re.compile(
 )
 _NOT_A_BUSINESS = re.compile(
     r"\b(?:Department|Ministry|Government|Agency|Council|Administration|White\s+House|Congress|Parliament|Senate"
-    r"|Commission|Committee|Office|Bureau|Ministries|Departments|Army|Navy|Air\s+Force)\b"
-    r"|^\W*(?:about|over|some|more\s+than|nearly|almost|around)?\s*\d"
+    r"|Commission|Committee|Bureau|Ministries|Departments|Army|Navy|Air\s+Force)\b"
+    r"|^\W*(?:about|over|some|more\s+than|nearly|almost|around)?\s*\d[\d,.]*\s+[a-z]"
 )
 # An edition of a numbered title ("Xenoblade Chronicles 2", "Toy Story 4", "Article 50"):
 # a sentence naming the same title only with another number or a subtitle ("Xenoblade
 # Chronicles: Definitive Edition") is about another edition. Not years, months or the
 # series nouns above ("Season 11").
 _EDITION = re.compile(
-    r"(?<![\w'’])((?:[A-Z][\w'’-]*\s+){0,3}[A-Z][\w'’-]*)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent))"
+    r"(?<![\w'’])((?:[A-Z][\w'’-]*\s+){0,3}[A-Z][\w'’-]*)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent|[-–]\s*\d))"
 )
 _NOT_TITLES = frozenset(
     {"In", "On", "At", "By", "For", "From", "To", "Of", "The", "A", "An", "And", "Or", "Since", "Until", "After",
@@ -236,7 +247,9 @@ _NOT_TITLES = frozenset(
 )  # fmt: skip
 # A question typed all in lower case ("when was xenoblade chronicles 2 released?") names its
 # titles without capitals: any words before a number, less the question's own words.
-_EDITION_LOWER = re.compile(r"(?<![\w'’])((?:[\w'’-]+\s+){0,3}[\w'’-]+)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent))")
+_EDITION_LOWER = re.compile(
+    r"(?<![\w'’])((?:[\w'’-]+\s+){0,3}[\w'’-]+)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent|[-–]\s*\d))"
+)
 _MONTH_WORD = re.compile(rf"^(?:{_MONTHS})\.?$", re.I)
 _SERIES_WORD = re.compile(rf"^{_SERIES}s?$", re.I)
 
@@ -266,7 +279,9 @@ def _editions(question: str) -> tuple[tuple[str, str], ...]:
 def _other_edition(title: str, number: str, sentence: str) -> bool:
     """Whether ``sentence`` names ``title`` with another number or a subtitle, never with ``number``."""
     other = False
-    for m in re.finditer(re.escape(title) + r"(?:\s+(\d{1,3})\b|\s*:)", sentence, re.I):
+    for m in re.finditer(
+        r"\b" + re.escape(title) + r"(?:\s+(\d{1,3})\b(?!\s*[-–]\s*\d)|\s*:\s*(?-i:[A-Z]))", sentence, re.I
+    ):
         if m.group(1) == number:
             return False
         other = True
@@ -278,7 +293,7 @@ def _other_edition(title: str, number: str, sentence: str) -> bool:
 # four such choices were near misses.
 _NO_ANSWER = re.compile(
     r"(?:however|despite|meanwhile|furthermore|moreover|additionally|also|but|and|yet|still|thus|therefore"
-    r"|nevertheless|nonetheless|instead|indeed|accordingly|consequently|in\s+addition|according|photo|photos"
+    r"|nevertheless|nonetheless|instead|accordingly|consequently|in\s+addition|according|photo|photos"
     r"|picture|image|video|watch|read|read\s+more|see\s+also|related|source|credit|advertisement)",
     re.I,
 )
@@ -290,6 +305,14 @@ _NEXT_LIKE = re.compile(
     r"|after|afterwards?|then|second|succeed(?:ed|ing|s)?|successor)\b",
     re.I,
 )
+# ... and told in the past: "The announcement came during the two-day conference" is about the
+# last one, "Voters go to the polls on 4 July" may be about the next.
+_PAST = re.compile(r"\b(?:was|were|came|took|held|met|had|did|began|went|saw|\w{3,}ed)\b", re.I)
+# The first of a series, said otherwise: "the opening day", "the inaugural stage".
+_FIRST_LIKE = re.compile(r"\b(?:opening|inaugural|debut|premiere|launch)\b", re.I)
+# Series whose nth the chosen sentence must state; a term, an age or a phase may be told by dates.
+_STATED_SERIES = frozenset({"day", "week", "round", "stage", "season", "series", "episode", "edition", "leg", "game",
+                            "match"})  # fmt: skip
 _ONE_DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?!\d|\s*[-–]\s*\d)|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b)",
     re.I,
@@ -298,12 +321,12 @@ _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|villag
 # A country right after an auxiliary is the question's subject: "How much aid has the UK pledged?"
 _SUBJECT = re.compile(r"\b(?:has|have|had|did|does|do|will|would|can|could)\s+(?:the\s+)?$", re.I)
 # A country right after a preposition is no actor: "a new aid package for Ukraine" says nothing
-# of what Ukraine spent.
-_OBJECT = re.compile(r"\b(?:for|to|into|against|with|from|toward|towards|by|on)\s+(?:the\s+)?$", re.I)
+# of what Ukraine spent ("by" and "from" name the actor: "aid from Germany").
+_OBJECT = re.compile(r"\b(?:for|to|into|against|with|toward|towards|on)\s+(?:the\s+)?$", re.I)
 # Political parties, capitalised as names ("democratic values" is no party).
 _PARTIES = (
     ("libdem", re.compile(r"\b(?:Liberal\s+Democrats?|Lib\s+Dems?)\b")),
-    ("dem", re.compile(r"\b(?:Democrats?|Democratic(?!\s+Republic)|Dems)\b")),
+    ("dem", re.compile(r"(?<!Social )(?<!Christian )(?<!Sweden )\b(?:Democrats?|Democratic(?!\s+Republic)|Dems)\b")),
     ("rep", re.compile(r"\b(?:Republicans?|GOP)\b")),
     ("labour", re.compile(r"\bLabour\b")),
     ("conservative", re.compile(r"\b(?:Conservatives?|Tory|Tories)\b")),
@@ -451,10 +474,16 @@ def _mentions(text: str, kinds: frozenset[str]) -> tuple[Mention, ...]:
         out.extend(_offices(text, countries))
     if "party" in kinds:
         rest = text
+        spans: list[tuple[int, int, str]] = []
         for party, pattern in _PARTIES:
-            if pattern.search(rest):
-                out.append(Mention("party", party))
-                rest = pattern.sub(" ", rest)  # "Liberal Democrats" is not the Democrats too
+            spans += [(m.start(), m.end(), party) for m in pattern.finditer(rest)]
+            # "Liberal Democrats" is not the Democrats too
+            rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
+        if spans:
+            toks = tokens(text)
+            inside = {pos for pos, _ in toks if any(s <= pos < e for s, e, _ in spans)}
+            for s, e, party in spans:
+                out.append(Mention("party", party, _near(toks, s, e, inside)))
     if "direction" in kinds:
         for i, (a, b) in enumerate(_DIRECTIONS):
             # "unpopular" holds "popular" only as a whole word would: \b keeps them apart.
@@ -542,6 +571,7 @@ class Specifiers:
     needs: re.Pattern[str] | None = None  # what the chosen sentence must hold: a time, a number
     next: bool = False  # "the next conference": the chosen sentence must speak of what comes later
     person: bool = False  # "who heads …", "which journalist": an organisation is no short answer
+    leader: bool = False  # "who leads …": an organisation is no short answer (a name may lack)
     company: bool = False  # "which company": a government body or a head count is no short answer
     editions: tuple[tuple[str, str], ...] = ()  # numbered titles: ("Xenoblade Chronicles", "2")
     # Of ``asked``, once per question rather than per sentence read: its kinds, its
@@ -576,7 +606,9 @@ class Specifiers:
             needs,
             bool(_ASKS_NEXT.search(question)),
             bool(_ASKS_PERSON.search(question)),
-            bool(_ASKS_COMPANY.search(question)),
+            bool(_ASKS_LEADER.search(question)),
+            bool(_ASKS_COMPANY.search(question))
+            and not (_ASKS_SHARE.search(question) or _ASKS_NUMBER.search(question)),
             _editions(question),
             frozenset(m.kind for m in asked),
             frozenset((m.kind, m.value) for m in asked),
@@ -594,15 +626,19 @@ class Specifiers:
         "Stage 3"; a dateline "Nov 15, 2020 ..." before "The Crown season 4 premieres")."""
         if self.needs is not None and not self.needs.search(sentence):
             return True
-        series = [m.value for m in self.asked if m.kind == "series"]
+        series = [m.value for m in self.asked if m.kind == "series" and m.value[0] in _STATED_SERIES]  # type: ignore[index]
         if series:
             stated = {m.value for m in _mentions(f"{before} {sentence} {after}", frozenset({"series"}))}
             # One date names a day as well ("On December 6, 2023" for "on the first day"); a
             # range ("December 6-7") names none.
             dated = bool(_ONE_DATE.search(sentence))
-            if any(v not in stated and not (v[0] == "day" and dated) for v in series):  # type: ignore[index]
+            first = bool(_FIRST_LIKE.search(sentence))
+            if any(
+                v not in stated and not (v[0] == "day" and dated) and not (v[1] == 1 and first)  # type: ignore[index]
+                for v in series
+            ):
                 return True
-        if self.next and not _NEXT_LIKE.search(sentence):
+        if self.next and not _NEXT_LIKE.search(sentence) and _PAST.search(sentence):
             return True
         label = short.strip(" ,.:;") if short is not None else ""
         if label[:1].isupper() and _NO_ANSWER.fullmatch(label):
@@ -611,7 +647,10 @@ class Specifiers:
             return False
         if self.company and _NOT_A_BUSINESS.search(short):
             return True
-        return self.person and (bool(_ORGANISATION.search(short)) or not any(c.isupper() for c in short))
+        if not (self.person or self.leader):
+            return False
+        organisation = bool(_ORGANISATION.search(short)) and not _TITLED_NAME.search(short)
+        return organisation or (self.person and not any(c.isupper() for c in short))
 
     def __bool__(self) -> bool:
         return bool(self.asked) or self.city or bool(self.editions)
@@ -653,6 +692,10 @@ def _contradicts(q: Mention, stated: Iterable[Mention], named: frozenset[tuple[s
         # country instead contradicts. Otherwise ("help Ukraine", "a plant in Poland") only
         # one beside the same word does.
         return office or q.subject or any(m.near & q.near for m in others)
+    if q.kind == "party":
+        # Another party beside the same word ("Democratic lawmakers blocked" and "Republicans
+        # blocked"), not anywhere ("Starmer's party took 412 seats, the Conservatives 121").
+        return any(m.near & q.near for m in others)
     if q.kind in ("series", "direction"):
         return any(m.value[0] == q.value[0] for m in others)  # type: ignore[index]
     return bool(others)  # place: another finishing place, and never the asked one

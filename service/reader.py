@@ -350,14 +350,21 @@ class HybridReader:
             if 0 < b - a < len(c.text.strip()) - 1:  # the whole sentence is no short answer
                 short = Offsets(c.doc_id, c.start + a, c.start + b)
         quotes = best.quotes
+        confidence = self.calibration.probability(feats)
         said = attribution_sentence(c)
         if said is not None:
             # A sentence inside a quotation is shown with the sentence naming its speaker; asked
-            # who said it, the span inside the quotation is no short answer.
+            # who said it, a span inside the quotation is no short answer. A speaker the
+            # question rules out ("… said British Foreign Secretary David Cameron" for Russia's
+            # minister) makes the words someone else's.
             quotes = tuple(dict.fromkeys((*quotes, said)))[:MAX_QUOTES]
-            if _asks_person(question, retrieved):
+            if short is not None and _asks_speaker(question, retrieved) and short.start >= _quoted_from(c):
                 short = None
-        answer = Answer(quotes, short, self.calibration.probability(feats))
+            row = c.hit.row
+            index = next((i for i, b in enumerate(row.sentences) if tuple(b) == (said.start, said.end)), None)
+            if index is not None and not retrieved.admits(row, index):
+                confidence = 0.0
+        answer = Answer(quotes, short, confidence)
         # Only the choice is scored; the rest keep the rules' order, below it.
         rest = [Answer(a.quotes, a.short, min(a.confidence, answer.confidence)) for a in reading.answers[1:]]
         return Reading([answer, *rest]), feats
@@ -374,17 +381,31 @@ def previous_sentence(c: Candidate) -> str:
 # "“Together with our allies … in the years to come. That will mean …,” said US Secretary
 # of Defense Lloyd Austin". Only a closing quote mark followed by a verb of saying counts.
 _ATTRIBUTION = re.compile(
-    r"[”\"]\s*,?\s*(?P<said>(?:(?:said|says|stated|states|added|adds|commented|comments|told|wrote|writes|noted|notes"
+    r"(?<=[,.!?—–-])[”\"]\s*,?\s*(?P<said>(?:(?:said|says|stated|states|added|adds|commented|comments|told|wrote|writes|noted|notes"
     r"|explained|emphasi[sz]ed|warned|continued|according\s+to)\b)[^.!?]*|[^.!?”\"]{0,80}?\b(?:said|says|stated"
     r"|added|commented|told|wrote|noted|explained|emphasi[sz]ed|warned|continued)\b[^.!?]*)"
 )
 # Sentences after a candidate where the quotation's close is looked for.
 QUOTE_SPAN = 3
-_WHO = re.compile(r"^\W*(?:who|whom)\b", re.I)
+_WHO_SAID = re.compile(
+    r"^\W*who\s+(?:\w+\s+){0,2}?(?:said|says|told|tells|warned|warns|added|adds|stated|states|commented|wrote|noted"
+    r"|explained|emphasi[sz]ed|urged|urges|argued|insisted|declared|called|described)\b",
+    re.I,
+)
 
 
-def _asks_person(question: str, retrieved: Retrieved) -> bool:
-    return bool(_WHO.match(question)) or (retrieved.specifiers is not None and retrieved.specifiers.person)
+def _asks_speaker(question: str, retrieved: Retrieved) -> bool:
+    """Whether the question asks who said something ("Who warned …", "Which official told …")."""
+    return bool(_WHO_SAID.match(question)) or (retrieved.specifiers is not None and retrieved.specifiers.person)
+
+
+def _quoted_from(c: Candidate) -> int:
+    """Where the quotation starts in the candidate's sentence (its start when it opened before)."""
+    at = max(c.text.find("“"), c.text.find('"') if c.hit.row.start == 0 else -1)
+    head = c.hit.row.text[: c.start - c.hit.row.start]
+    if at < 0 or head.count("“") > head.count("”"):
+        return c.start
+    return c.start + at
 
 
 def context_sentence(c: Candidate) -> str:
@@ -416,10 +437,13 @@ def _attribution(c: Candidate) -> tuple[tuple[int, int], str] | None:
     own = c.text
     # Inside a quotation: one opened before the candidate (curly marks, or an odd count of
     # straight ones) or in it, and not closed in it.
-    opened = head.count("“") > head.count("”") or head.count('"') % 2 == 1
-    if not opened and not (own.count("“") > own.count("”") or own.count('"') % 2 == 1):
+    # Straight marks only in a chunk that starts the article: one that starts inside a
+    # quotation would read every mark after it the wrong way round.
+    straight = row.start == 0
+    opened = head.count("“") > head.count("”") or (straight and head.count('"') % 2 == 1)
+    if not opened and not (own.count("“") > own.count("”") or (straight and own.count('"') % 2 == 1)):
         return None
-    if own.count("“") < own.count("”") or (opened and own.count('"') % 2 == 1):
+    if own.count("“") < own.count("”") or (opened and straight and own.count('"') % 2 == 1):
         return None  # the candidate closes it: its own attribution is in it
     after = [b for b in row.sentences if b[0] >= c.end][:QUOTE_SPAN]
     for s, e in after:

@@ -21,12 +21,12 @@ STRAIGHT = (
 UNNAMED = "“We will win. Nobody doubts it.” The crowd cheered. Later, the coach said little."
 
 
-def candidates(text: str) -> list[Candidate]:
+def candidates(text: str, start: int = 0) -> list[Candidate]:
     bounds = [(m.start(), m.end()) for m in re.finditer(r"[^.]+?[.!?](?:[”\"])?(?=\s|$)", text)]
-    bounds = [(s + (len(text[s:e]) - len(text[s:e].lstrip())), e) for s, e in bounds]
-    row = ChunkRow("c1", "d1", "Title", None, None, None, 0, len(text), "h", text, bounds, [])
+    bounds = [(start + s + (len(text[s:e]) - len(text[s:e].lstrip())), start + e) for s, e in bounds]
+    row = ChunkRow("c1", "d1", "Title", None, None, None, start, start + len(text), "h", text, bounds, [])
     hit = Hit(row, 1.0, 1.0, 0.0)
-    return [Candidate(hit, "d1", s, e, text[s:e]) for s, e in bounds]
+    return [Candidate(hit, "d1", s, e, text[s - start : e - start]) for s, e in bounds]
 
 
 def test_a_sentence_inside_a_quotation_reads_its_speaker():
@@ -51,3 +51,20 @@ def test_a_quotation_closed_without_a_speaker_names_none():
     opening, *_ = candidates(UNNAMED)
     assert opening.text.startswith("“We will win.")
     assert quotation_speaker(opening) is None
+
+
+def test_a_chunk_that_starts_inside_a_quotation_reads_no_speaker_off_straight_marks():
+    # The chunk's first sentence closes a quotation opened in the chunk before: counting
+    # straight marks from the chunk would read Blinken's opening mark as a close.
+    text = (
+        'That will cost billions," Austin said. Biden met Zelensky on Monday. '
+        '"We have said all along that Russia must pay," Blinken added.'
+    )
+    for c in candidates(text, start=500):
+        assert quotation_speaker(c) is None, c.text
+
+
+def test_an_opening_mark_is_no_close():
+    # "said" within reach of an opening mark is not an attribution.
+    first, *_ = candidates("“We will win. Then we said nothing more about it. The end came.” The crowd cheered.")
+    assert quotation_speaker(first) is None

@@ -153,7 +153,9 @@ def test_answered_right(pipeline, kind, question, quote, short):
     if short is not None:
         assert res.short_answer is not None and res.short_answer.text == short, f"{kind}: {res.short_answer}"
     elif question.startswith("Which official said"):
+        # The sentence inside the quotation first, then the one naming the speaker.
         assert res.short_answer is None, res.short_answer
+        assert res.quotes[0].text.startswith("“The clinic will treat") and "said Mayor Ana Ruiz" in res.quotes[1].text
 
 
 @pytest.mark.parametrize(("kind", "question"), NEAR_MISSES)
