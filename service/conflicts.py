@@ -230,7 +230,7 @@ _ASKS_COMPANY = re.compile(
 _NOT_A_BUSINESS = re.compile(
     r"\b(?:Department|Ministry|Government|Agency|Council|Administration|White\s+House|Congress|Parliament|Senate"
     r"|Commission|Committee|Bureau|Ministries|Departments|Army|Navy|Air\s+Force)\b"
-    r"|^\W*(?:about|over|some|more\s+than|nearly|almost|around)?\s*\d[\d,.]*\s+[a-z]"
+    r"|^\W*(?:about|over|some|more\s+than|nearly|almost|around)?\s*\d[\d,.]*(?:\s+[a-z]|\s*$)"
 )
 # An edition of a numbered title ("Xenoblade Chronicles 2", "Toy Story 4", "Article 50"):
 # a sentence naming the same title only with another number or a subtitle ("Xenoblade

@@ -187,6 +187,7 @@ def test_a_company_asked_for_is_no_government_body_or_head_count():
     spec = Specifiers.of("Which American firms will supply the technical data?")
     assert spec.lacks(sentence, "the US Department of Defense and industry partners")
     assert spec.lacks(sentence, "over 300 representatives")
+    assert spec.lacks(sentence, "about 350")  # a bare number, as a quiz option
     assert not spec.lacks(sentence, "Lockheed Martin")
     assert not Specifiers.of("In what year did airlines first carry iPods?").company
 
