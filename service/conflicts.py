@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from service.analysis import IRREGULAR, stopwords, tokens
+from service.periods import MONTH_NAMES
 
 # Words either side of a country (stop words counted) where its head word is looked for.
 WINDOW = 3
@@ -158,12 +159,8 @@ _ASKS_EXACT = re.compile(
     re.I,
 )
 _ASKS_SHARE = re.compile(r"\bwhat\s+(?:percentage|percent|proportion|share|fraction|portion)\b", re.I)
-_MONTHS = (
-    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
-    r"|nov(?:ember)?|dec(?:ember)?"
-)
 _TIME_LIKE = re.compile(
-    rf"\d|\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tonight|yesterday|tomorrow"
+    rf"\d|\b(?:{MONTH_NAMES}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tonight|yesterday|tomorrow"
     r"|ago|week(?:s|end)?|months?|years?|decades?|century|centuries|era|age|period|spring|summer|autumn|fall|winter"
     r"|morning|afternoon|evening|night|dawn|noon|midnight|during|after|before|until|since|when|while|once|soon"
     r"|recently|later|earlier|now|then|onset|beginning|outbreak|time|times|reign|war|season|anniversary)\b",
@@ -212,10 +209,14 @@ _TITLED_NAME = re.compile(rf"\b{_PERSON_TITLE}\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'
 # "Who leads (runs) …" may be answered by people with no name ("students led the protests"),
 # but not by an organisation either.
 _ASKS_LEADER = re.compile(r"^\W*who\s+(?:leads|led|runs|ran)\b", re.I)
+# The bodies of a state: no person, and no business either.
+_GOVERNMENT = (
+    r"Department|Departments|Ministry|Ministries|Government|Agency|Council|Administration|Congress|Parliament|Senate"
+    r"|Commission|Committee|Bureau|Army|Navy"
+)
 _ORGANISATION = re.compile(
-    r"\b(?:Department|Ministry|Council|Committee|Commission|Agency|Office|Government|Administration|Parliament"
-    r"|Congress|Senate|Assembly|Bureau|Board|Authority|Corporation|Company|Institute|University|Party|Union"
-    r"|Organi[sz]ation|Association|Federation|Court|Army|Navy|Forces?|Departments|Ministries|Church|House)\b"
+    rf"\b(?:{_GOVERNMENT}|Office|Assembly|Board|Authority|Corporation|Company|Institute|University|Party|Union"
+    r"|Organi[sz]ation|Association|Federation|Court|Forces?|Church|House)\b"
 )
 # "Which company (firm, manufacturer …)" asks for a business: a government body ("the US
 # Department of Defense") or a head count ("over 300 representatives") is no answer. On the
@@ -228,8 +229,7 @@ _ASKS_COMPANY = re.compile(
     re.I,
 )
 _NOT_A_BUSINESS = re.compile(
-    r"\b(?:Department|Ministry|Government|Agency|Council|Administration|White\s+House|Congress|Parliament|Senate"
-    r"|Commission|Committee|Bureau|Ministries|Departments|Army|Navy|Air\s+Force)\b"
+    rf"\b(?:{_GOVERNMENT}|White\s+House|Air\s+Force)\b"
     r"|^\W*(?:about|over|some|more\s+than|nearly|almost|around)?\s*\d[\d,.]*(?:\s+[a-z]|\s*$)"
 )
 # An edition of a numbered title ("Xenoblade Chronicles 2", "Toy Story 4", "Article 50"):
@@ -250,7 +250,7 @@ _NOT_TITLES = frozenset(
 _EDITION_LOWER = re.compile(
     r"(?<![\w'’])((?:[\w'’-]+\s+){0,3}[\w'’-]+)\s+(\d{1,3})\b(?![.,]\d|\s*(?:%|per\s*cent|[-–]\s*\d))"
 )
-_MONTH_WORD = re.compile(rf"^(?:{_MONTHS})\.?$", re.I)
+_MONTH_WORD = re.compile(rf"^(?:{MONTH_NAMES})\.?$", re.I)
 _SERIES_WORD = re.compile(rf"^{_SERIES}s?$", re.I)
 
 
@@ -314,7 +314,7 @@ _FIRST_LIKE = re.compile(r"\b(?:opening|inaugural|debut|premiere|launch)\b", re.
 _STATED_SERIES = frozenset({"day", "week", "round", "stage", "season", "series", "episode", "edition", "leg", "game",
                             "match"})  # fmt: skip
 _ONE_DATE = re.compile(
-    rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?!\d|\s*[-–]\s*\d)|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b)",
+    rf"\b(?:(?:{MONTH_NAMES})\.?\s+\d{{1,2}}(?!\d|\s*[-–]\s*\d)|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTH_NAMES})\b)",
     re.I,
 )
 _ASKS_CITY = re.compile(r"\b(?:which|what)\s+(?:[A-Z]\w*\s+)?(?:city|town|village|capital)\b", re.I)

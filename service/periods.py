@@ -61,7 +61,9 @@ _MONTHS = {
     )
     for name in names
 }
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+# Every month's name and abbreviation, longest first, for a regex alternation.
+MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = r"(?P<month>" + MONTH_NAMES + r")\.?"
 _YEAR = r"(?P<year>1[89]\d\d|20\d\d)"
 # A year is a standalone 4-digit number: not part of 12,2021 / 2021.5 / $2021 / 2021%.
 _Y = r"(?<![\d$£€.,/:])" + _YEAR + r"(?![\d%]|[.,]\d|\s*(?:percent|per cent))"

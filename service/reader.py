@@ -380,10 +380,11 @@ def previous_sentence(c: Candidate) -> str:
 # A quotation that runs over several sentences names its speaker once, after it closes:
 # "“Together with our allies … in the years to come. That will mean …,” said US Secretary
 # of Defense Lloyd Austin". Only a closing quote mark followed by a verb of saying counts.
+_SAID = r"said|says|stated|added|commented|told|wrote|noted|explained|emphasi[sz]ed|warned|continued"
 _ATTRIBUTION = re.compile(
-    r"(?<=[,.!?—–-])[”\"]\s*,?\s*(?P<said>(?:(?:said|says|stated|states|added|adds|commented|comments|told|wrote|writes|noted|notes"
-    r"|explained|emphasi[sz]ed|warned|continued|according\s+to)\b)[^.!?]*|[^.!?”\"]{0,80}?\b(?:said|says|stated"
-    r"|added|commented|told|wrote|noted|explained|emphasi[sz]ed|warned|continued)\b[^.!?]*)"
+    # Right after the mark ("…,” said X", "…,” according to X") or within a few words ("…,” X told reporters").
+    rf"(?<=[,.!?—–-])[”\"]\s*,?\s*(?P<said>(?:(?:{_SAID}|states|adds|comments|writes|notes|according\s+to)\b)[^.!?]*"
+    rf"|[^.!?”\"]{{0,80}}?\b(?:{_SAID})\b[^.!?]*)"
 )
 # Sentences after a candidate where the quotation's close is looked for.
 QUOTE_SPAN = 3
