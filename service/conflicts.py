@@ -575,10 +575,11 @@ class Specifiers:
     company: bool = False  # "which company": a government body or a head count is no short answer
     editions: tuple[tuple[str, str], ...] = ()  # numbered titles: ("Xenoblade Chronicles", "2")
     # Of ``asked``, once per question rather than per sentence read: its kinds, its
-    # (kind, value) pairs, and whether it names an office.
+    # (kind, value) pairs, and the countries of the offices it names (None for an office
+    # whose country it does not say).
     kinds: frozenset[str] = frozenset()
     named: frozenset[tuple[str, object]] = frozenset()
-    office: bool = False
+    office_of: frozenset[str | None] = frozenset()
 
     @classmethod
     def of(cls, question: str) -> Specifiers:
@@ -612,7 +613,7 @@ class Specifiers:
             _editions(question),
             frozenset(m.kind for m in asked),
             frozenset((m.kind, m.value) for m in asked),
-            any(m.kind == "office" for m in asked),
+            frozenset(m.of for m in asked if m.kind == "office"),
         )
 
     def lacks(self, sentence: str, short: str | None = None, before: str = "", after: str = "") -> bool:
@@ -668,10 +669,12 @@ class Specifiers:
         if not self.asked:
             return False
         stated = _mentions(sentence, self.kinds)
-        return any(_contradicts(q, stated, self.named, self.office) for q in self.asked)
+        return any(_contradicts(q, stated, self.named, self.office_of) for q in self.asked)
 
 
-def _contradicts(q: Mention, stated: Iterable[Mention], named: frozenset[tuple[str, object]], office: bool) -> bool:
+def _contradicts(
+    q: Mention, stated: Iterable[Mention], named: frozenset[tuple[str, object]], office_of: frozenset[str | None]
+) -> bool:
     same_kind = [m for m in stated if m.kind == q.kind]
     same = [m for m in same_kind if m.value == q.value]
     if same:
@@ -689,9 +692,11 @@ def _contradicts(q: Mention, stated: Iterable[Mention], named: frozenset[tuple[s
         return _office_contradicts(q, others)
     if q.kind == "country":
         # The country whose office, or who did the asked thing, is asked about: any other
-        # country instead contradicts. Otherwise ("help Ukraine", "a plant in Poland") only
-        # one beside the same word does.
-        return office or q.subject or any(m.near & q.near for m in others)
+        # country instead contradicts. Otherwise ("help Ukraine", "a plant in Poland", and
+        # "money for Ukraine" beside the UK foreign secretary asked) only one beside the
+        # same word does.
+        whose = q.value in office_of or (None in office_of and not q.object)
+        return whose or q.subject or any(m.near & q.near for m in others)
     if q.kind == "party":
         # Another party beside the same word ("Democratic lawmakers blocked" and "Republicans
         # blocked"), not anywhere ("Starmer's party took 412 seats, the Conservatives 121").

@@ -284,6 +284,13 @@ NOT_CONTRADICTED = [
     ("Who won Best Picture at the Oscars?", "Oppenheimer, nominated for 13 awards, took home Best Picture on Sunday."),
     ("How much has Germany given?", "Ukraine has received 17 billion euros in military aid from Germany."),
     ("What did the Social Democrats pledge?", "The Christian Democrats pledged tax cuts."),
+    # A country the question names beside something else than the office asked ("money for
+    # Ukraine") is no office's country: the UK's secretary is answered in a sentence naming the US.
+    (
+        "Who is the UK foreign secretary that pressed Republicans not to hold back more money for Ukraine?",
+        "British Foreign Secretary David Cameron, during a diplomatic visit to the US, urged Republicans to "
+        "avoid withholding additional financial support.",
+    ),
 ]
 
 
