@@ -616,7 +616,9 @@ class Specifiers:
             frozenset(m.of for m in asked if m.kind == "office"),
         )
 
-    def lacks(self, sentence: str, short: str | None = None, before: str = "", after: str = "") -> bool:
+    def lacks(
+        self, sentence: str, short: str | None = None, before: str = "", after: str = "", article: str = ""
+    ) -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
         value", what comes later for "the next", a share for "what percentage", a named
@@ -626,6 +628,12 @@ class Specifiers:
         sentence or in the text ``before`` or ``after`` it ("This stage comprises …" after
         "Stage 3"; a dateline "Nov 15, 2020 ..." before "The Crown season 4 premieres")."""
         if self.needs is not None and not self.needs.search(sentence):
+            return True
+        asked = {v for k, v in self.named if k == "country"}
+        if asked and article and not asked <= {code for _, _, code in _countries(article)}:
+            # The question names a country the chosen sentence's article never does ("What did
+            # the French foreign minister warn?" over an article about the UK's): the sentence
+            # answers the question's words, not its subject.
             return True
         series = [m.value for m in self.asked if m.kind == "series" and m.value[0] in _STATED_SERIES]  # type: ignore[index]
         if series:

@@ -210,6 +210,24 @@ def test_a_person_asked_for_is_no_organisation():
     assert not Specifiers.of("Who signed the statement?").lacks(sentence, "the US Department of Defense")
 
 
+def test_a_country_the_article_never_names():
+    article = (
+        "Ukraine and the US sign a pact\n\nBritish Foreign Secretary David Cameron urged Republicans "
+        "not to withhold aid. Despite these warnings, US Congressional Republicans blocked a critical bill."
+    )
+    sentence = "Despite these warnings, US Congressional Republicans blocked a critical bill."
+    spec = Specifiers.of("What warning did the French foreign minister give US Republicans?")
+    assert spec.lacks(sentence, "a critical bill", article=article)
+    # Named in the article under another spelling (a demonym, "the United Kingdom" for "British").
+    for question in (
+        "What did the United Kingdom's foreign secretary urge Republicans to do?",
+        "What did Ukrainian officials sign?",
+        "What did America's Republicans block?",
+    ):
+        assert not Specifiers.of(question).lacks(sentence, "a critical bill", article=article), question
+    assert not spec.lacks(sentence, "a critical bill")  # no article given: nothing to check
+
+
 def test_a_nomination_is_no_win():
     spec = Specifiers.of("What movie won the Oscar for Best Animated Film in 2020?")
     assert spec.contradicted_by("The Oscars 2020 Animated Feature Film nominations have been announced!")
