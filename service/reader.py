@@ -340,15 +340,21 @@ class HybridReader:
             "choice_margin": margin,
         }
         best, c = reading.answers[0], entry.candidate
-        short = best.short
-        if short is not None:
+        short = None
+        spans = []
+        if best.short is not None:
             # the rules' entity, with a currency or per-cent sign beside it kept ("$3.98", not "3.98")
-            a, b = snap(c.text, short.start - c.start, short.end - c.start)
-            short = Offsets(c.doc_id, c.start + a, c.start + b)
-        elif entry.scored.span is not None:
+            spans.append(snap(c.text, best.short.start - c.start, best.short.end - c.start))
+        if entry.scored.span is not None:
             a, b = snap(c.text, *entry.scored.span)
             if 0 < b - a < len(c.text.strip()) - 1:  # the whole sentence is no short answer
+                spans.append((a, b))
+        # The first that is more than the question's own words ("the UK Singles Chart" for
+        # "What reached number one in the UK Singles Chart?" answers nothing).
+        for a, b in spans:
+            if not repeats_question(c.text[a:b], question):
                 short = Offsets(c.doc_id, c.start + a, c.start + b)
+                break
         quotes = best.quotes
         confidence = self.calibration.probability(feats)
         said = attribution_sentence(c)
@@ -368,6 +374,16 @@ class HybridReader:
         # Only the choice is scored; the rest keep the rules' order, below it.
         rest = [Answer(a.quotes, a.short, min(a.confidence, answer.confidence)) for a in reading.answers[1:]]
         return Reading([answer, *rest]), feats
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"\w+", text.casefold())) + " "
+
+
+def repeats_question(short: str, question: str) -> bool:
+    """Whether a short answer is only words the question itself says, in its order."""
+    words = _words(short)
+    return words.strip() != "" and words in _words(question)
 
 
 def previous_sentence(c: Candidate) -> str:

@@ -12,7 +12,7 @@ from eval.bench.calibrate_hybrid import CHOICE_NAMES, NAMES, POOLS
 from service.answer_model import AnswerModel
 from service.answering import ask
 from service.pipeline import build_pipeline
-from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader
+from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader, repeats_question
 from service.rule_reader import RuleReader
 
 
@@ -92,6 +92,32 @@ def test_the_pick_comes_from_the_pool_and_its_confidence_from_the_artifact(pipel
     assert reading.best.confidence == pytest.approx(hybrid.calibration.probability(feats))
     # every other answer ranks below the pick
     assert all(a.confidence <= reading.best.confidence for a in reading.answers[1:])
+
+
+def test_a_short_answer_is_more_than_the_questions_own_words(pipeline, hybrid):
+    assert repeats_question("$175 million", "How much was the package before the $175 million one?")
+    assert repeats_question("the UK Singles Chart", "What reached number one in the UK singles chart?")
+    assert not repeats_question("US", "Where did the industry representatives come from?")  # words, not letters
+    assert not repeats_question("Lloyd Austin", "What did Austin say?")
+    assert not repeats_question("", "What did Austin say?")
+    # Over the seeds: the picked sentence's first short answer is the amount the question
+    # itself names.
+    question = "How much was the US military aid package for Ukraine announced just before the $175 million package?"
+    retrieved = pipeline.retriever.retrieve(question)
+    best = hybrid.read(question, retrieved).best
+    ranking = hybrid.rules.rank(question, retrieved)
+    pool = hybrid.pool(question, ranking, hybrid.calibration.choice.pool)
+    entry = next(e for e in pool if (e.candidate.doc_id, e.candidate.start, e.candidate.end) == tuple(best.quotes[0]))
+    rules_short = hybrid.rules.reading_for(ranking, entry.candidate, retrieved, None)[0].answers[0].short
+    c = entry.candidate
+    first = (
+        c.text[rules_short.start - c.start : rules_short.end - c.start]
+        if rules_short is not None
+        else c.text[slice(*entry.scored.span)]
+    )
+    assert repeats_question(first, question)
+    short = best.short
+    assert short is None or not repeats_question(retrieved.records[short.doc_id].text[short.start : short.end], question)
 
 
 def test_the_rules_alone_still_read_as_before(pipeline):
