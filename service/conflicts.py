@@ -622,8 +622,9 @@ class Specifiers:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
         value", what comes later for "the next", a share for "what percentage", a named
-        person for "who heads", a business for "which company"; or its short answer is only
-        a connective or a caption's label, "However", "Photo" (it cannot be the answer). The
+        person for "who heads", a business for "which company", a country the question names
+        anywhere in its ``article``; or its short answer is only a connective or a caption's
+        label, "However", "Photo" (it cannot be the answer). The
         nth of a series the question asks about ("on the second day") must be stated in the
         sentence or in the text ``before`` or ``after`` it ("This stage comprises …" after
         "Stage 3"; a dateline "Nov 15, 2020 ..." before "The Crown season 4 premieres")."""
