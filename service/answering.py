@@ -216,7 +216,8 @@ def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: S
         short = record.text[best.short.start : best.short.end]
     before = record.text[max(0, start - AROUND_CHARS) : start]
     after = record.text[end : end + AROUND_CHARS]
-    if not specifiers.lacks(record.text[start:end], short, before, after, record.text):
+    article = f"{record.title}\n{record.published or ''}\n{record.text}"
+    if not specifiers.lacks(record.text[start:end], short, before, after, article):
         return reading
     return Reading([replace(best, confidence=0.0), *reading.answers[1:]])
 

@@ -117,7 +117,9 @@ def test_a_short_answer_is_more_than_the_questions_own_words(pipeline, hybrid):
     )
     assert repeats_question(first, question)
     short = best.short
-    assert short is None or not repeats_question(retrieved.records[short.doc_id].text[short.start : short.end], question)
+    assert short is None or not repeats_question(
+        retrieved.records[short.doc_id].text[short.start : short.end], question
+    )
 
 
 def test_the_rules_alone_still_read_as_before(pipeline):
