@@ -239,6 +239,10 @@ def test_a_year_or_number_the_article_never_states():
     assert Specifiers.of("What device did Alan Turing invent in 1974?").lacks(sentence, "machine", article=article)
     assert not Specifiers.of("What did Alan Turing describe in 1936?").lacks(sentence, "machine", article=article)
     assert not Specifiers.of("What did Turing describe 18 years before he died?").lacks(sentence, article="")
+    # An article with no date at all is the time scope's to keep (at a lower confidence).
+    undated = "Harbour prize\n\nThe Harbour Prize for poetry was awarded to Mira Esteves."
+    assert not Specifiers.of("Who won the Harbour Prize in 2024?").lacks("The Harbour Prize …", article=undated)
+    assert Specifiers.of("Who won the Harbour Prize 12 times?").lacks("The Harbour Prize …", article=undated)
 
 
 def test_a_nomination_is_no_win():
