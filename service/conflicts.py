@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from service.analysis import IRREGULAR, stopwords, tokens
+from service.analysis import IRREGULAR, YEAR, stopwords, tokens
 from service.periods import MONTH_NAMES
 
 # Words either side of a country (stop words counted) where its head word is looked for.
@@ -568,9 +568,6 @@ def _portfolio(before: str | None, after: str | None) -> str | None:
 _DIGITS = re.compile(r"\d(?:[\d,.]*\d)?(?!\d|st\b|nd\b|rd\b|th\b)")
 
 
-_A_YEAR = re.compile(r"1[89]\d\d|20\d\d")  # the years ``service.periods`` reads as dates
-
-
 def numbers_in(*texts: str) -> frozenset[str]:
     """The numbers of two digits or more in ``texts``, without separators."""
     found = (re.sub(r"[,.]", "", m.group(0)) for text in texts for m in _DIGITS.finditer(text))
@@ -643,8 +640,9 @@ class Specifiers:
         at a lower confidence (``service.time_scope``)."""
         stated = numbers_in(article)
         missing = self.numbers - stated
-        years = {n for n in missing if _A_YEAR.fullmatch(n)}
-        return bool(missing - years) or (bool(years) and any(_A_YEAR.fullmatch(n) for n in stated))
+        # The years the rest of the project reads as dates (``service.analysis.YEAR``).
+        years = {n for n in missing if YEAR.fullmatch(n)}
+        return bool(missing - years) or (bool(years) and any(YEAR.fullmatch(n) for n in stated))
 
     def lacks(
         self, sentence: str, short: str | None = None, before: str = "", after: str = "", article: str = ""
