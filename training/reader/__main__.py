@@ -128,6 +128,13 @@ def step_train(paths: Paths, seed: int, max_steps: int | None) -> None:
             pairs += near * config.NEAR_MISS_REPEATS
         if config.RULES_NEGATIVES:
             pairs += rules_negative_pairs(paths)
+        if config.SNIPPET_PAIRS:
+            from .snippets import snippet_pairs
+
+            snippets, counts = snippet_pairs(pairs, seed)
+            (paths.run_dir / "snippet-summary.json").write_text(json.dumps(counts, indent=1) + "\n")
+            _log(paths, f"snippet pairs: {json.dumps(counts)}")
+            pairs += snippets
     second = train(
         pairs,
         paths.run_dir,
@@ -271,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         help="add to the hard pass, per training question, the N sentences the product's rule reader ranks "
         "best (and its own choice) that hold no gold answer (training/reader/rules_negatives.py); 0: none",
     )
+    ap.add_argument(
+        "--snippet-pairs",
+        action=argparse.BooleanOptionalAction,
+        default=config.SNIPPET_PAIRS,
+        help="add to the hard pass each positive cut off before its answer (a negative) and after it "
+        "(a positive), ending in '...', half with a date line in front (training/reader/snippets.py)",
+    )
     ap.add_argument("--epochs", type=int, default=config.EPOCHS, help="epochs of the first pass")
     ap.add_argument("--hard-epochs", type=int, default=config.HARD_EPOCHS, help="epochs of the second pass")
     ap.add_argument("--checkpoint-every", type=int, default=config.CHECKPOINT_EVERY, help="steps between checkpoints")
@@ -286,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rules_negatives < 0:
         ap.error("--rules-negatives must be 0 or more")
     config.RULES_NEGATIVES = args.rules_negatives
+    config.SNIPPET_PAIRS = args.snippet_pairs
     if args.epochs < 1 or args.hard_epochs < 1:
         ap.error("--epochs and --hard-epochs must be 1 or more")
     config.EPOCHS, config.HARD_EPOCHS = args.epochs, args.hard_epochs

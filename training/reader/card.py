@@ -46,6 +46,8 @@ def _variant_flags(paths: Paths) -> str:
         flags += f" --near-miss-share {config.NEAR_MISS_SHARE:g}"
     if config.NEAR_MISS and _changed("NEAR_MISS_NOUNS"):
         flags += _switch("NEAR_MISS_NOUNS", "near-miss-nouns")
+    if _changed("SNIPPET_PAIRS"):
+        flags += _switch("SNIPPET_PAIRS", "snippet-pairs")
     for name, flag in (("RULES_NEGATIVES", "rules-negatives"), ("EPOCHS", "epochs"), ("HARD_EPOCHS", "hard-epochs")):
         if _changed(name):
             flags += f" --{flag} {getattr(config, name)}"

@@ -58,6 +58,11 @@ NEAR_MISS_NOUNS = False  # also change a common noun ("tea" for "coffee"; --near
 # no gold answer, added to the hard pass: the sentences the default reader asks the model to
 # choose among. 0: none (tried in session 14, see the card).
 RULES_NEGATIVES = 0
+# Snippet pairs (`--snippet-pairs`, training/reader/snippets.py): each training positive cut off
+# before its answer (a negative) and a few words after it (a positive), both ending in "...",
+# half with a date line in front, added to the hard pass: news snippets and headlines that name
+# the question's words and state no answer. Tried in session 21, see the card.
+SNIPPET_PAIRS = False
 # The recipe's defaults of the names the command line sets, kept apart: the command line
 # overwrites the names above before the card is written, and the card names only the flags
 # that differ from these.
@@ -68,6 +73,7 @@ DEFAULTS = {
     "NEAR_MISS_SHARE": NEAR_MISS_SHARE,
     "NEAR_MISS_NOUNS": NEAR_MISS_NOUNS,
     "RULES_NEGATIVES": RULES_NEGATIVES,
+    "SNIPPET_PAIRS": SNIPPET_PAIRS,
     "EPOCHS": EPOCHS,
     "HARD_EPOCHS": HARD_EPOCHS,
 }
