@@ -308,6 +308,19 @@ _NEXT_LIKE = re.compile(
 # ... and told in the past: "The announcement came during the two-day conference" is about the
 # last one, "Voters go to the polls on 4 July" may be about the next.
 _PAST = re.compile(r"\b(?:was|were|came|took|held|met|had|did|began|went|saw|\w{3,}ed)\b", re.I)
+# "What post did X hold before becoming …", "X's previous job": the answering sentence speaks
+# of an earlier time ("former", "previously", "before", "had served"), not only of the present
+# one ("Secretary of Defense Lloyd Austin" answers what he is, not what he was).
+_ASKS_EARLIER = re.compile(
+    r"\b(?:before|prior\s+to)\s+(?:becoming|being\s+(?:named|appointed|elected|made|chosen))\b"
+    r"|\bprevious(?:ly)?\s+(?:job|post|position|role|title|office|occupation|career|employer)\b",
+    re.I,
+)
+_EARLIER_LIKE = re.compile(
+    r"\b(?:former(?:ly)?|previous(?:ly)?|prior|before|earlier|once|ex-|had\s+(?:been|served|worked|held)"
+    r"|until|used\s+to|predecessor|preceded|then-|began\s+(?:his|her|their)\s+career)",
+    re.I,
+)
 # The first of a series, said otherwise: "the opening day", "the inaugural stage".
 _FIRST_LIKE = re.compile(r"\b(?:opening|inaugural|debut|premiere|launch)\b", re.I)
 # Series whose nth the chosen sentence must state; a term, an age or a phase may be told by dates.
@@ -593,6 +606,7 @@ class Specifiers:
     named: frozenset[tuple[str, object]] = frozenset()
     office_of: frozenset[str | None] = frozenset()
     numbers: frozenset[str] = frozenset()  # the question's years and numbers (``numbers_in``)
+    earlier: bool = False  # "before becoming minister": the chosen sentence must speak of an earlier time
 
     @classmethod
     def of(cls, question: str) -> Specifiers:
@@ -628,6 +642,7 @@ class Specifiers:
             frozenset((m.kind, m.value) for m in asked),
             frozenset(m.of for m in asked if m.kind == "office"),
             numbers_in(question),
+            bool(_ASKS_EARLIER.search(question)),
         )
 
     def _misses_numbers(self, article: str) -> bool:
@@ -649,7 +664,8 @@ class Specifiers:
     ) -> bool:
         """Whether the reader's chosen ``sentence`` (and its ``short`` answer) lacks what the
         question asks for: a time for "when", a number for "how many" or "what was the
-        value", what comes later for "the next", a share for "what percentage", a named
+        value", what comes later for "the next", an earlier time for "before becoming"
+        or "previous post", a share for "what percentage", a named
         person for "who heads", a business for "which company", a country the question names
         anywhere in its ``article``; or its short answer is only a connective or a caption's
         label, "However", "Photo" (it cannot be the answer). The
@@ -679,6 +695,8 @@ class Specifiers:
             ):
                 return True
         if self.next and not _NEXT_LIKE.search(sentence) and _PAST.search(sentence):
+            return True
+        if self.earlier and not _EARLIER_LIKE.search(sentence):
             return True
         label = short.strip(" ,.:;") if short is not None else ""
         if label[:1].isupper() and _NO_ANSWER.fullmatch(label):

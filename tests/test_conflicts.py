@@ -163,6 +163,19 @@ def test_the_next_one_needs_what_comes_later():
     assert not Specifiers.of("When was the conference?").lacks("It took place on December 6-7, 2023.")
 
 
+def test_what_came_before_needs_an_earlier_time():
+    spec = Specifiers.of("What position did Rustem Umerov hold before becoming Ukraine's defence minister?")
+    assert spec.lacks("Rustem Umerov, Minister of Defence of Ukraine, emphasized the importance of the meeting.")
+    assert not spec.lacks("Before becoming minister, Rustem Umerov headed the State Property Fund.")
+    assert not spec.lacks("Umerov, formerly head of the State Property Fund, was appointed in September.")
+    previous = Specifiers.of("What was the president of HHC's previous job title?")  # a SQuAD question
+    assert not previous.lacks("The president of HHC is Ramanathan Raju, a surgeon and former CEO of Cook County.")
+    assert previous.lacks("The president of HHC is Ramanathan Raju, a surgeon.")
+    assert not Specifiers.of("What post does Rustem Umerov hold?").lacks(
+        "Rustem Umerov, Minister of Defence of Ukraine, emphasized the importance of the meeting."
+    )
+
+
 def test_a_value_needs_a_number_and_a_share_a_share():
     value = Specifiers.of("What was the value of the aid package that included anti-armor missiles?")
     assert value.lacks("In particular, it includes air defense munitions and anti-armor missiles.")
@@ -285,6 +298,8 @@ def test_over_the_seeds(pipeline):
         "Who is Russia's foreign minister?",  # the British Foreign Secretary's sentence is never read
         "When did Rustem Umerov become defence minister?",  # the chosen sentence holds no time
         "Who chairs Ukraine's Ministry for Strategic Industries?",  # an organisation is no person
+        # the seeds name his post now, never an earlier one
+        "What military rank did Lloyd Austin hold before becoming Secretary of Defense?",
     ):
         assert ask(pipeline, question).abstained, question
     # No seed article says 2014: the chosen sentence's article never states the year asked.
