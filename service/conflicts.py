@@ -316,9 +316,12 @@ _ASKS_EARLIER = re.compile(
     r"|\bprevious(?:ly)?\s+(?:job|post|position|role|title|office|occupation|career|employer)\b",
     re.I,
 )
+# "Who was foreign secretary before David Cameron?": a predecessor (a name after "before").
+_ASKS_BEFORE_NAME = re.compile(r"^\W*[Ww]ho\s+(?:was|were|served|held)\b[^?]*\bbefore\s+[A-Z]|\b[Pp]redecessor\b")
 _EARLIER_LIKE = re.compile(
     r"\b(?:former(?:ly)?|previous(?:ly)?|prior|before|earlier|once|ex-|had\s+(?:been|served|worked|held)"
-    r"|until|used\s+to|predecessor|preceded|then-|began\s+(?:his|her|their)\s+career)",
+    r"|until|since|used\s+to|predecessor|preceded|succeed(?:ed|s)?|replac(?:ed|es|ing)|took\s+over|then-"
+    r"|began\s+(?:his|her|their)\s+career)",
     re.I,
 )
 # The first of a series, said otherwise: "the opening day", "the inaugural stage".
@@ -642,7 +645,7 @@ class Specifiers:
             frozenset((m.kind, m.value) for m in asked),
             frozenset(m.of for m in asked if m.kind == "office"),
             numbers_in(question),
-            bool(_ASKS_EARLIER.search(question)),
+            bool(_ASKS_EARLIER.search(question) or _ASKS_BEFORE_NAME.search(question)),
         )
 
     def _misses_numbers(self, article: str) -> bool:

@@ -171,6 +171,14 @@ def test_what_came_before_needs_an_earlier_time():
     previous = Specifiers.of("What was the president of HHC's previous job title?")  # a SQuAD question
     assert not previous.lacks("The president of HHC is Ramanathan Raju, a surgeon and former CEO of Cook County.")
     assert previous.lacks("The president of HHC is Ramanathan Raju, a surgeon.")
+    predecessor = Specifiers.of("Who was Britain's Foreign Secretary before David Cameron?")
+    assert predecessor.lacks("British Foreign Secretary David Cameron urged Republicans to avoid withholding support.")
+    assert not predecessor.lacks("Cameron replaced James Cleverly as foreign secretary in November.")
+    # a calibration question of SQuAD's ("… two James Bond movies in a row before Mendes?")
+    assert not Specifiers.of("Who was the last person to direct two Bond films in a row before Mendes?").lacks(
+        "Mendes became the first director to oversee two consecutive Bond films since John Glen in 1989."
+    )
+    assert not Specifiers.of("Who was at the summit before the vote?").earlier  # no name after "before"
     assert not Specifiers.of("What post does Rustem Umerov hold?").lacks(
         "Rustem Umerov, Minister of Defence of Ukraine, emphasized the importance of the meeting."
     )
