@@ -12,7 +12,15 @@ from eval.bench.calibrate_hybrid import CHOICE_NAMES, NAMES, POOLS
 from service.answer_model import AnswerModel
 from service.answering import ask
 from service.pipeline import build_pipeline
-from service.reader import HYBRID_CALIBRATION, HYBRID_FORMAT, HybridCalibration, HybridReader, repeats_question
+from service.reader import (
+    HYBRID_CALIBRATION,
+    HYBRID_FORMAT,
+    HybridCalibration,
+    HybridReader,
+    model_question,
+    post_span,
+    repeats_question,
+)
 from service.rule_reader import RuleReader
 
 
@@ -120,6 +128,46 @@ def test_a_short_answer_is_more_than_the_questions_own_words(pipeline, hybrid):
     assert short is None or not repeats_question(
         retrieved.records[short.doc_id].text[short.start : short.end], question
     )
+
+
+def test_a_persons_post_is_the_one_stated_beside_the_name():
+    assert model_question("What post does David Cameron hold?") == "Who is David Cameron?"
+    assert model_question("What is Rustem Umerov's official title?") == "Who is Rustem Umerov?"
+    # another time, or a post somewhere named, is not "who is"
+    for question in (
+        "What post did Lloyd Austin hold before becoming Secretary of Defense?",
+        "What post does Lloyd Austin hold in NATO?",
+    ):
+        assert model_question(question) == question
+    listed = "I thank the US Secretary of Defense Lloyd Austin, the US Secretary of Commerce Gina Raimondo, and"
+    for name, post in (("Lloyd Austin", "US Secretary of Defense"), ("Gina Raimondo", "US Secretary of Commerce")):
+        a, b = post_span(listed, f"What post does {name} hold?")
+        assert listed[a:b] == post  # the title before the name, not the next of the list
+    after = "Rustem Umerov, Minister of Defence of Ukraine, emphasized the importance of the meeting."
+    a, b = post_span(after, "What post does Rustem Umerov hold?")
+    assert after[a:b] == "Minister of Defence of Ukraine"
+    before = "Ukraine’s first lady, Olena Zelenska, cautioned that the Ukrainian people could face danger."
+    a, b = post_span(before, "What is Olena Zelenska's role?")
+    assert before[a:b] == "Ukraine’s first lady"
+    no_post = "Olena Zelenska, speaking to the BBC, cautioned that aid may end."
+    assert post_span(no_post, "What is Olena Zelenska's role?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "post"),
+    [
+        ("What post does David Cameron hold?", "British Foreign Secretary"),
+        ("What post does Rustem Umerov hold?", "Minister of Defence of Ukraine"),
+        ("Which cabinet post does Gina Raimondo hold?", "US Secretary of Commerce"),
+    ],
+)
+def test_a_post_asked_is_answered_over_the_seeds(pipeline, question, post):
+    res = ask(pipeline, question)
+    assert not res.abstained and res.short_answer is not None and res.short_answer.text == post
+
+
+def test_the_post_of_someone_the_seeds_never_name_is_not_answered(pipeline):
+    assert ask(pipeline, "What post does Antony Blinken hold?").abstained
 
 
 def test_the_rules_alone_still_read_as_before(pipeline):
