@@ -413,7 +413,7 @@ def model_question(question: str) -> str:
 _ROLE = re.compile(
     r"\b(?:secretary|minister|president|chancellor|director|chief|ceo|chair(?:man|woman|person)?|head|governor"
     r"|senator|ambassador|commander|general|spokes(?:man|woman|person)|leader|mayor|lady|king|queen|prince|officer"
-    r"|founder|editor|judge|justice|speaker|deputy|advis[eo]r|envoy|representative|premier|chairman)\b",
+    r"|founder|editor|judge|justice|speaker|deputy|advis[eo]r|envoy|representative|premier)\b",
     re.I,
 )
 # A post beside the name: "US Secretary of Commerce Gina Raimondo", "Rustem Umerov, Minister of
