@@ -186,7 +186,7 @@ _SHARE_LIKE = re.compile(
 # person: an organisation as the short answer ("the US Department of Defense") is no answer,
 # nor one without a name in it ("first lady"). On the SQuAD training and calibration
 # articles none of the answerable questions of these forms has such a gold answer.
-_PERSON_TITLE = (
+PERSON_TITLE = (
     r"(?:advis[eo]r|minister|secretary|president|director|chief|head|leader|spokes(?:man|woman|person)|ambassador"
     r"|chair(?:man|woman|person)?|ceo|governor|mayor|commander|general|editor|journalist|reporter|founder|author"
     r"|coach|captain|king|queen|prince|princess|senator|lawmaker|official|envoy|chancellor|premier|speaker|manager"
@@ -195,8 +195,8 @@ _PERSON_TITLE = (
 _ASKS_PERSON = re.compile(
     r"^\W*who\s+(?:heads|headed|chairs|chaired|directs|directed)\b"
     r"|^\W*who\s+(?:is|was|are|were|will\s+be|became|has\s+been)\s+(?:the\s+|an?\s+)?(?:[\w'’.-]+\s+){0,4}?"
-    rf"{_PERSON_TITLE}\b(?:\s+(?:of|for|at|to|in)\b[^?]*)?\s*\??\s*$"
-    rf"|\bname\s+of\s+the\s+(?:[\w'’.-]+\s+){{0,4}}?{_PERSON_TITLE}\b"
+    rf"{PERSON_TITLE}\b(?:\s+(?:of|for|at|to|in)\b[^?]*)?\s*\??\s*$"
+    rf"|\bname\s+of\s+the\s+(?:[\w'’.-]+\s+){{0,4}}?{PERSON_TITLE}\b"
     r"|\bwhich\s+(?:[\w'’.-]+\s+){0,3}?(?:journalists?|reporters?|officials?|lawmakers?|senators?|ministers?"
     r"|diplomats?|spokes(?:man|woman|person)|advis[eo]rs?|envoys?|executives?|generals?|commanders?)\b"
     # "which general election", "which official figures": the title word as an adjective
@@ -205,7 +205,7 @@ _ASKS_PERSON = re.compile(
     re.I,
 )
 # "Senate Majority Leader Chuck Schumer", "Navy Secretary Carlos Del Toro": a title and a name.
-_TITLED_NAME = re.compile(rf"\b{_PERSON_TITLE}\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+\s*$", re.I)
+_TITLED_NAME = re.compile(rf"\b{PERSON_TITLE}\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+\s*$", re.I)
 # "Who leads (runs) …" may be answered by people with no name ("students led the protests"),
 # but not by an organisation either.
 _ASKS_LEADER = re.compile(r"^\W*who\s+(?:leads|led|runs|ran)\b", re.I)

@@ -28,6 +28,7 @@ from pathlib import Path
 from indexing.corpus import MARKDOWN_HEADING
 from service.analysis import analyze, terms
 from service.answer_model import AnswerModel, Scored
+from service.conflicts import PERSON_TITLE
 from service.retrieval import ChunkRow, Retrieved
 from service.rule_reader import Candidate, Ranking, RuleReader
 from service.settings import ReaderSettings
@@ -410,12 +411,9 @@ def model_question(question: str) -> str:
     return f"Who is {name}?" if name else question
 
 
-_ROLE = re.compile(
-    r"\b(?:secretary|minister|president|chancellor|director|chief|ceo|chair(?:man|woman|person)?|head|governor"
-    r"|senator|ambassador|commander|general|spokes(?:man|woman|person)|leader|mayor|lady|king|queen|prince|officer"
-    r"|founder|editor|judge|justice|speaker|deputy|advis[eo]r|envoy|representative|premier)\b",
-    re.I,
-)
+# A word for a post: the project's person titles ("who is the … minister" asks for a person),
+# and some that are posts without asking for a name ("first lady", "deputy").
+_ROLE = re.compile(rf"\b(?:{PERSON_TITLE}|lady|judge|justice|deputy|officer|representative)\b", re.I)
 # A post beside the name: "US Secretary of Commerce Gina Raimondo", "Rustem Umerov, Minister of
 # Defence of Ukraine,", "Ukraine’s first lady, Olena Zelenska".
 _TITLE_BEFORE = re.compile(r"(?P<post>[A-Z][\w'’-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’-]*)*)\s+$")
