@@ -212,8 +212,9 @@ def _without_what_is_asked(reading: Reading, retrieved: Retrieved, specifiers: S
     if record is None:
         return reading
     short = None
-    if best.short is not None and best.short.doc_id == doc_id:
-        short = record.text[best.short.start : best.short.end]
+    typed = best.entity or best.short
+    if typed is not None and typed.doc_id == doc_id:
+        short = record.text[typed.start : typed.end]
     before = record.text[max(0, start - AROUND_CHARS) : start]
     after = record.text[end : end + AROUND_CHARS]
     article = f"{record.title}\n{record.published or ''}\n{record.text}"

@@ -38,11 +38,14 @@ class Offsets(NamedTuple):
 @dataclass(frozen=True)
 class Answer:
     """One way to answer: quote offsets (the answering sentence first, at most three),
-    a short answer inside them or None, and the probability it is right."""
+    a short answer inside them or None, and the probability it is right; ``entity``, when
+    the short answer shown is not the rules' entity of the asked type, is that entity (what
+    the answer-type checks of ``service.conflicts`` read: they were written against it)."""
 
     quotes: tuple[Offsets, ...]
     short: Offsets | None
     confidence: float
+    entity: Offsets | None = None
 
 
 @dataclass

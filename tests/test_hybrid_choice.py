@@ -20,6 +20,7 @@ from service.reader import (
     model_question,
     post_span,
     repeats_question,
+    short_order,
 )
 from service.rule_reader import RuleReader
 
@@ -168,6 +169,59 @@ def test_a_post_asked_is_answered_over_the_seeds(pipeline, question, post):
 
 def test_the_post_of_someone_the_seeds_never_name_is_not_answered(pipeline):
     assert ask(pipeline, "What post does Antony Blinken hold?").abstained
+
+
+def test_the_short_answer_is_the_models_span_unless_it_is_no_clean_answer():
+    def shown(text, entity, span, strong=False):
+        at = lambda part: (text.index(part), text.index(part) + len(part))  # noqa: E731
+        first = short_order(text, at(entity) if entity else None, at(span) if span else None, strong)[0]
+        return text[slice(*first)]
+
+    # the model's span where the rules' entity carries a title or is a connective
+    raimondo = "I thank the US Secretary of Commerce Gina Raimondo for her leadership"
+    assert shown(raimondo, "Commerce Gina Raimondo", "Gina Raimondo") == "Gina Raimondo"
+    frontlines = "However, Austin said repaired equipment would return to the frontlines faster"
+    assert shown(frontlines, "However", "frontlines") == "frontlines"
+    # the entity where the span runs on past it, or is one word of it
+    raducanu = "Emma Raducanu won the 2021 US Open women's singles title by defeating Leylah Fernandez"
+    assert shown(raducanu, "Emma Raducanu", raducanu) == "Emma Raducanu"
+    assert shown("Oscar winner Emma Stone stars in La La Land", "Emma Stone", "Emma") == "Emma Stone"
+    coast = "A tsunami warning was issued for the coast of Estmark on Monday"
+    assert shown(coast, "Estmark", "the coast of Estmark") == "Estmark"
+    # ... but not where it only adds a word ("December 6-7, 2023" holds the year asked too)
+    dates = "The conference took place in Washington on December 6-7, 2023."
+    assert shown(dates, "December 6-7", "December 6-7, 2023") == "December 6-7, 2023"
+    # two different answers: the model's, unless the rules hold theirs strongly
+    both = "Serena Williams lost the final to Simona Halep in straight sets"
+    assert shown(both, "Simona Halep", "Serena Williams") == "Serena Williams"
+    assert shown(both, "Simona Halep", "Serena Williams", strong=True) == "Simona Halep"
+    # either alone is the answer, and the other stays next in line
+    assert shown(both, None, "Serena Williams") == "Serena Williams"
+    assert shown(both, "Simona Halep", None) == "Simona Halep"
+    assert len(short_order(both, (0, 15), (23, 35), False)) == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Who is the US Secretary of Commerce?", "Gina Raimondo"),
+        ("When was the Ukraine Defense Industrial Base Conference held?", "December 6-7, 2023"),
+    ],
+)
+def test_short_answers_over_the_seeds_are_the_whole_answer(pipeline, hybrid, question, short):
+    res = ask(pipeline, question)
+    assert not res.abstained and res.short_answer is not None and res.short_answer.text == short
+    # What the answer-type checks read is the rules' entity, kept beside the short answer shown.
+    retrieved = pipeline.retriever.retrieve(question)
+    best = hybrid.read(question, retrieved).best
+    ranking = hybrid.rules.rank(question, retrieved)
+    entry = next(
+        e
+        for e in hybrid.pool(question, ranking, 8)
+        if tuple(best.quotes[0])[1:] == (e.candidate.start, e.candidate.end)
+    )
+    rules_short = hybrid.rules.reading_for(ranking, entry.candidate, retrieved, None)[0].answers[0].short
+    assert best.entity == (rules_short if rules_short != best.short else None)
 
 
 def test_the_rules_alone_still_read_as_before(pipeline):
