@@ -113,6 +113,22 @@ def tokens(text: str) -> list[tuple[int, str]]:
     return [(pos, stem) for (pos, _), stem in zip(words, stems, strict=True)]
 
 
+_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*[^\W\d_]")
+
+
+def figures_only(text: str) -> bool:
+    """Whether a "sentence" is a table row or a chart's axis ("1,313.86 422.88 Q1 Q2 Q3 Q4
+    2016 2017 2018."): five tokens or more, under a fifth of them words. Scraped news pages
+    hold such lines; the answer model reads their numbers as answers (RGB's Tesla revenue,
+    logit 1.8). In the seeds, the RGB dev snippets and every SQuAD paragraph (9,717
+    sentences) only five lines are such, all of them chart or table residue."""
+    toks = text.split()
+    if len(toks) < 5:
+        return False
+    words = sum(1 for t in toks if _WORD.fullmatch(t.strip(".,;:!?()[]“”\"'…·")))
+    return words < 0.2 * len(toks)
+
+
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _QUARTER = re.compile(r"\b(q[1-4]|first quarter|second quarter|third quarter|fourth quarter)\b", re.I)
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")

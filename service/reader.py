@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexing.corpus import MARKDOWN_HEADING
-from service.analysis import analyze, terms
+from service.analysis import analyze, figures_only, terms
 from service.answer_model import AnswerModel, Scored
 from service.conflicts import PERSON_TITLE
 from service.retrieval import ChunkRow, Retrieved
@@ -133,8 +133,13 @@ def snap(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _is_statement(text: str) -> bool:
-    """Not a question, not a Markdown heading, at least three words."""
-    return not text.rstrip().endswith("?") and not MARKDOWN_HEADING.match(text) and len(text.split()) >= 3
+    """Not a question, not a Markdown heading, not a row of figures, at least three words."""
+    return (
+        not text.rstrip().endswith("?")
+        and not MARKDOWN_HEADING.match(text)
+        and not figures_only(text)
+        and len(text.split()) >= 3
+    )
 
 
 class ModelReader:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing.corpus import MARKDOWN_HEADING
-from service.analysis import YEAR, QuestionInfo, analyze, salient, stopwords, terms, tokens
+from service.analysis import YEAR, QuestionInfo, analyze, figures_only, salient, stopwords, terms, tokens
 from service.lexical import LexicalIndex
 from service.retrieval import ChunkRow, Hit, Retrieved
 from service.settings import ReaderSettings
@@ -199,12 +199,13 @@ def candidates(
         sims = (vectors @ question_vector).tolist() if len(vectors) == len(row.sentences) else None
         for i, v in enumerate(row_reading(row).views):
             key = (row.doc_id, v.start, v.end)
-            # A sentence that is itself a question (a heading, a quoted question), or a Markdown
-            # heading (a title in headline words, not a statement), never answers.
+            # A sentence that is itself a question (a heading, a quoted question), a Markdown
+            # heading (a title in headline words, not a statement) or a row of figures never answers.
             if (
                 key in seen
                 or v.text.rstrip().endswith("?")
                 or MARKDOWN_HEADING.match(v.text)
+                or figures_only(v.text)
                 or (admit is not None and not admit(row, i))
             ):
                 continue
