@@ -68,6 +68,7 @@ class SentenceView:
     terms: frozenset[str]
     tokens: list[tuple[int, str]]  # (offset in the sentence, stem) of every word: proximity
     proper: list[tuple[int, int, str]]  # capitalised runs the NER missed (proper_nouns)
+    figures: bool  # a row of figures, not a statement (figures_only)
 
 
 @dataclass
@@ -87,7 +88,16 @@ def row_reading(row: ChunkRow) -> RowReading:
             text = row.text[s - row.start : e - row.start]
             ents = clean_entities(row.text, row.start, [ent for ent in row.entities if ent[0] >= s and ent[1] <= e])
             views.append(
-                SentenceView(s, e, text, ents, frozenset(terms(text)), tokens(text), _proper_runs(text, s, ents))
+                SentenceView(
+                    s,
+                    e,
+                    text,
+                    ents,
+                    frozenset(terms(text)),
+                    tokens(text),
+                    _proper_runs(text, s, ents),
+                    figures_only(text),
+                )
             )
         row.reading = RowReading(views, f"{row.title} {row.text} {row.published or ''}".lower())
     return row.reading
@@ -205,7 +215,7 @@ def candidates(
                 key in seen
                 or v.text.rstrip().endswith("?")
                 or MARKDOWN_HEADING.match(v.text)
-                or figures_only(v.text)
+                or v.figures
                 or (admit is not None and not admit(row, i))
             ):
                 continue
