@@ -17,6 +17,7 @@ from service.reader import (
     HYBRID_FORMAT,
     HybridCalibration,
     HybridReader,
+    _measure_for_count,
     model_question,
     post_span,
     repeats_question,
@@ -195,6 +196,12 @@ def test_the_short_answer_is_the_models_span_unless_it_is_no_clean_answer():
     both = "Serena Williams lost the final to Simona Halep in straight sets"
     assert shown(both, "Simona Halep", "Serena Williams") == "Serena Williams"
     assert shown(both, "Simona Halep", "Serena Williams", strong=True) == "Simona Halep"
+    # a count asked: a measure with its unit is another quantity, unless the unit is what is counted
+    tower = "The Meridian Tower is 310 metres tall and has 72 floors."
+    floors, height = (tower.index("72"), tower.index("72") + 2), (tower.index("310"), tower.index("310") + 10)
+    assert _measure_for_count("How many floors does the Meridian Tower have?", tower, floors, height)
+    assert not _measure_for_count("How many metres tall is the Meridian Tower?", tower, floors, height)
+    assert not _measure_for_count("How tall is the Meridian Tower?", tower, floors, height)
     # either alone is the answer, and the other stays next in line
     assert shown(both, None, "Serena Williams") == "Serena Williams"
     assert shown(both, "Simona Halep", None) == "Simona Halep"
