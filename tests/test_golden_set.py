@@ -60,15 +60,15 @@ def test_yes_no_and_comparison_rows_cover_both_corpora():
             assert len(r.evidence) >= 2, r.id  # one quote per side
 
 
-BLIND_SETS = [f"golden-blind{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8")]
+BLIND_SETS = [f"golden-blind{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9")]
 
 
 @pytest.mark.parametrize("name", ["golden-fresh.jsonl", *BLIND_SETS])
 def test_fresh_seed_questions_are_verbatim_and_half_near_misses(name):
     """Held-out seed sets, each written before the change it measures: golden-fresh in
-    session 13; golden-blind … -blind4 in session 18, -blind5 … -blind7 in session 19 and -blind8
-    in session 20 by helper sessions that read only the seed articles (docs/benchmarks.md,
-    "Session 18" to "Session 20")."""
+    session 13; golden-blind … -blind4 in session 18, -blind5 … -blind7 in session 19, -blind8
+    in session 20 and -blind9 in session 22 by helper sessions that read only the seed articles
+    (docs/benchmarks.md, "Session 18" to "Session 22")."""
     rows = load_golden(ROOT / "eval" / name)
     texts = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
     ids = [r.id for r in rows]
