@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexing.corpus import MARKDOWN_HEADING
-from service.analysis import analyze, figures_only, terms
+from service.analysis import analyze
 from service.answer_model import AnswerModel, Scored
 from service.conflicts import PERSON_TITLE
 from service.retrieval import ChunkRow, Retrieved
-from service.rule_reader import Candidate, Ranking, RuleReader
+from service.rule_reader import Candidate, Ranking, RuleReader, row_reading
 from service.settings import ReaderSettings
 from service.stages import MAX_QUOTES, Answer, Offsets, Reading
 
@@ -133,13 +133,8 @@ def snap(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _is_statement(text: str) -> bool:
-    """Not a question, not a Markdown heading, not a row of figures, at least three words."""
-    return (
-        not text.rstrip().endswith("?")
-        and not MARKDOWN_HEADING.match(text)
-        and not figures_only(text)
-        and len(text.split()) >= 3
-    )
+    """Not a question, not a Markdown heading, at least three words."""
+    return not text.rstrip().endswith("?") and not MARKDOWN_HEADING.match(text) and len(text.split()) >= 3
 
 
 class ModelReader:
@@ -165,12 +160,14 @@ class ModelReader:
         for hit in hits:
             row = hit.row
             passage = hit.score / top
+            views = row_reading(row).views
             for i, (s, e) in enumerate(row.sentences):
                 key = (row.doc_id, s, e)
                 text = row.text[s - row.start : e - row.start]
-                if key in seen or not _is_statement(text) or not retrieved.admits(row, i):
+                # a row of figures: the cached sentence analysis says so once per chunk
+                if key in seen or views[i].figures or not _is_statement(text) or not retrieved.admits(row, i):
                     continue
-                have = set(terms(text))
+                have = views[i].terms
                 coverage = sum(w for t, w in weights.items() if t in have) / total
                 context = sum(w for t, w in weights.items() if t in row.terms) / total
                 seen[key] = _Candidate(row, i, s, e, text, 0.6 * coverage + 0.2 * context + 0.2 * passage)
