@@ -362,7 +362,9 @@ class HybridReader:
             or bool(_ASKS_COUNTRY.search(question))
             or (entity is not None and span is not None and _measure_for_count(question, c.text, entity, span))
         )
-        shown = spans + short_order(c.text, entity, span, strong)
+        # the model's span cut from a list of names is shown whole (once it is chosen: whole, it
+        # would hold the rules' entity it was chosen over)
+        shown = spans + [whole_list(c.text, s) if s == span else s for s in short_order(c.text, entity, span, strong)]
         # The answer-type checks read the rules' entity first, as they were written against it.
         checked = spans + [s for s in (entity, span) if s is not None]
         short, typed = _first_answer(c, shown, question), _first_answer(c, checked, question)
@@ -487,6 +489,40 @@ def _measure_for_count(question: str, text: str, entity: tuple[int, int], span: 
     return not measure.group("unit").lower().startswith(counted[:4])
 
 
+# A name of a list of names: capitalised words, with "of", "for", "the" … between them
+# ("the Ministry for Strategic Industries of Ukraine", "US Commerce", "Defense Departments").
+_NAME_WORDS = r"[A-Z][\w'’.&-]*(?:\s+(?:(?:of|for|on|de|du|the)\s+)*[A-Z][\w'’.&-]*)*"
+_LIST_ITEM = re.compile(rf"(?:[Tt]he\s+)?{_NAME_WORDS}")
+_LIST_SEP = re.compile(r"\s*(?:,\s*and|,|and)\s+")
+_NEXT_ITEM = re.compile(rf"^(?:,\s*and|,|\s+and)\s+(?P<item>(?:the\s+)?{_NAME_WORDS})")
+
+
+def _items(piece: str) -> list[str]:
+    """The conjuncts of ``piece`` if every one is a name ("the White House and US Commerce and
+    Defense Departments"), else []."""
+    parts = _LIST_SEP.split(piece.strip())
+    if len(parts) < 2 or not all(_LIST_ITEM.fullmatch(p) for p in parts):
+        return []
+    return parts
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"^[Tt]he\s+", "", name.strip())
+
+
+def whole_list(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` run on to the end of the list of names it is cut from: "the US Department of
+    Defense, the Ministry of Defence of Ukraine" + ", and the Ministry for Strategic Industries
+    of Ukraine" (the model's spans stop short of a list's last item). Only a span that is
+    already a list of two names or more, separated by commas, is run on."""
+    a, b = span
+    if "," not in text[a:b] or not _items(text[a:b]):
+        return span
+    while (m := _NEXT_ITEM.match(text[b:])) is not None:
+        b += m.end("item")
+    return snap(text, a, b)
+
+
 def short_order(
     text: str, entity: tuple[int, int] | None, span: tuple[int, int] | None, strong: bool
 ) -> list[tuple[int, int]]:
@@ -502,7 +538,10 @@ def short_order(
     e_words = len(text[entity[0] : entity[1]].split())
     s_words = len(text[span[0] : span[1]].split())
     if span[0] <= entity[0] and entity[1] <= span[1]:
-        first = entity if s_words > e_words + _RUNS_ON else span
+        # a list of names, the entity one of them, is the answer whole however long ("the White
+        # House and US Commerce and Defense Departments"; not "Alphabet and Google CEO Sundar Pichai")
+        in_list = _bare(text[entity[0] : entity[1]]) in map(_bare, _items(text[span[0] : span[1]]))
+        first = entity if s_words > e_words + _RUNS_ON and not in_list else span
     elif entity[0] <= span[0] and span[1] <= entity[1]:
         first = entity if s_words == 1 else span
     elif entity[1] <= span[0] or span[1] <= entity[0]:

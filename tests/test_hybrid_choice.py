@@ -22,6 +22,7 @@ from service.reader import (
     post_span,
     repeats_question,
     short_order,
+    whole_list,
 )
 from service.rule_reader import RuleReader
 
@@ -202,16 +203,51 @@ def test_the_short_answer_is_the_models_span_unless_it_is_no_clean_answer():
     assert _measure_for_count("How many floors does the Meridian Tower have?", tower, floors, height)
     assert not _measure_for_count("How many metres tall is the Meridian Tower?", tower, floors, height)
     assert not _measure_for_count("How tall is the Meridian Tower?", tower, floors, height)
+    # a list of names holding the entity as one of its names is the answer whole
+    hosts = "The event was co-hosted by the White House and US Commerce and Defense Departments, with guests"
+    whole = "the White House and US Commerce and Defense Departments"
+    assert shown(hosts, "US Commerce", whole) == whole
+    pichai = "Alphabet and Google CEO Sundar Pichai said on Tuesday"
+    assert shown(pichai, "Sundar Pichai", "Alphabet and Google CEO Sundar Pichai") == "Sundar Pichai"
     # either alone is the answer, and the other stays next in line
     assert shown(both, None, "Serena Williams") == "Serena Williams"
     assert shown(both, "Simona Halep", None) == "Simona Halep"
     assert len(short_order(both, (0, 15), (23, 35), False)) == 2
 
 
+def test_a_list_of_names_cut_short_runs_on_to_its_last_name():
+    def run_on(text, span):
+        a = text.index(span)
+        return text[slice(*whole_list(text, (a, a + len(span))))]
+
+    signed = (
+        "As a result of the first day of the conference, the US Department of Defense, the Ministry of Defence "
+        "of Ukraine, and the Ministry for Strategic Industries of Ukraine have signed a Statement of Intent."
+    )
+    whole = signed[signed.index("the US") : signed.index(" have")]
+    assert run_on(signed, "the US Department of Defense, the Ministry of Defence of Ukraine") == whole
+    assert (
+        run_on("Filming moved to London, Mexico City and Rome.", "London, Mexico City")
+        == "London, Mexico City and Rome"
+    )
+    team = "a team comprising the Departments of State, Defense, and Commerce has been formed"
+    assert run_on(team, "State, Defense") == "State, Defense, and Commerce"
+    # only a span that is already a list of names: one name, or words that are not names, stay
+    assert run_on("Ukraine and the USA signed a memorandum", "Ukraine") == "Ukraine"
+    assert run_on("It lists Scots, Gaelic, or any other language", "Scots, Gaelic") == "Scots, Gaelic"
+    assert run_on("It reached the North Sea, and the following year", "North Sea") == "North Sea"
+
+
 @pytest.mark.parametrize(
     ("question", "short"),
     [
         ("Who is the US Secretary of Commerce?", "Gina Raimondo"),
+        (
+            "Who signed the Statement of Intent on Co-production and Technical Data Exchange?",
+            "the US Department of Defense, the Ministry of Defence of Ukraine, and the Ministry for Strategic "
+            "Industries of Ukraine",
+        ),
+        ("Who co-hosted the conference?", "White House and US Commerce and Defense Departments"),
         ("When was the Ukraine Defense Industrial Base Conference held?", "December 6-7, 2023"),
     ],
 )
