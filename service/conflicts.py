@@ -584,6 +584,21 @@ def _portfolio(before: str | None, after: str | None) -> str | None:
 _DIGITS = re.compile(r"\d(?:[\d,.]*\d)?(?!\d|st\b|nd\b|rd\b|th\b)")
 
 
+# A year is no amount ("In 2024, “an unprecedented budget” … will be allocated" for "How much
+# money is in the 2024 budget?"), unless a word it counts follows it ("2000 troops").
+_A_YEAR = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)\b(?!\s+(?!(?:the|a|an|and|or|to|in|on|at|of|for|by|with|was|were|is|are|as|when)\b)[a-z])"
+)
+
+
+def amounts_in(sentence: str, asked: frozenset[str]) -> str:
+    """``sentence`` with its years and the question's own numbers (``asked``) blanked: what
+    is left may answer "how many" or "how much". On SQuAD's answerable questions of these
+    forms whose gold sentence holds a number, 5 of 684 gold sentences hold none but these."""
+    sentence = _A_YEAR.sub(" ", sentence)
+    return _DIGITS.sub(lambda m: " " if re.sub(r"[,.]", "", m.group(0)) in asked else m.group(0), sentence)
+
+
 def numbers_in(*texts: str) -> frozenset[str]:
     """The numbers of two digits or more in ``texts``, without separators."""
     found = (re.sub(r"[,.]", "", m.group(0)) for text in texts for m in _DIGITS.finditer(text))
@@ -675,7 +690,9 @@ class Specifiers:
         nth of a series the question asks about ("on the second day") must be stated in the
         sentence or in the text ``before`` or ``after`` it ("This stage comprises …" after
         "Stage 3"; a dateline "Nov 15, 2020 ..." before "The Crown season 4 premieres")."""
-        if self.needs is not None and not self.needs.search(sentence):
+        if self.needs is not None and not self.needs.search(
+            amounts_in(sentence, self.numbers) if self.needs in (_NUMBER_LIKE, _COUNT_LIKE) else sentence
+        ):
             return True
         if article and self.numbers and self._misses_numbers(article):
             return True

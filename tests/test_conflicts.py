@@ -121,6 +121,20 @@ def test_when_and_how_many_need_a_time_and_a_number():
     assert not Specifiers.of("Who is the US Secretary of Commerce?").lacks(CAMERON)  # asks for neither
 
 
+def test_a_year_or_the_questions_own_number_is_no_amount():
+    budget = Specifiers.of("How much money is in Ukraine's unprecedented 2024 defence budget?")
+    assert budget.lacks(
+        "In 2024, “an unprecedented budget” for developing Ukrainian defence production will be allocated."
+    )
+    assert not budget.lacks("In 2024, a budget of $12 billion will be allocated.")
+    # a year-like number that counts something is a count ("2000 troops")
+    assert not Specifiers.of("How many troops were sent in 2003?").lacks("In 2003, 2000 troops were sent.")
+    # the question's own number answers nothing: "350" is what it names
+    europeans = Specifiers.of("How many of the 350 representatives came from Europe?")
+    assert europeans.lacks("The conference drew about 350 representatives.")
+    assert not europeans.lacks("Of the 350 representatives, 120 came from Europe.")
+
+
 def test_the_nth_of_a_series_must_be_stated():
     spec = Specifiers.of("What agreement was signed on the second day of the conference?")
     assert spec.lacks("The announcement came during the two-day conference on December 6-7, 2023.")
