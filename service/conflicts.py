@@ -596,12 +596,17 @@ def amounts_in(sentence: str, asked: frozenset[str]) -> str:
     is left may answer "how many" or "how much". On SQuAD's answerable questions of these
     forms whose gold sentence holds a number, 5 of 684 gold sentences hold none but these."""
     sentence = _A_YEAR.sub(" ", sentence)
-    return _DIGITS.sub(lambda m: " " if re.sub(r"[,.]", "", m.group(0)) in asked else m.group(0), sentence)
+    return _DIGITS.sub(lambda m: " " if _plain(m.group(0)) in asked else m.group(0), sentence)
+
+
+def _plain(number: str) -> str:
+    """A number without its separators: "29,8" and "29.8" are one number."""
+    return re.sub(r"[,.]", "", number)
 
 
 def numbers_in(*texts: str) -> frozenset[str]:
     """The numbers of two digits or more in ``texts``, without separators."""
-    found = (re.sub(r"[,.]", "", m.group(0)) for text in texts for m in _DIGITS.finditer(text))
+    found = (_plain(m.group(0)) for text in texts for m in _DIGITS.finditer(text))
     return frozenset(d for d in found if len(d) >= 2)
 
 

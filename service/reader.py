@@ -338,7 +338,8 @@ class HybridReader:
         # only an amount is passed over for a who-question while another may be picked. No
         # pick of the calibration articles, the seed sets or RGB dev is such (224, 78 and 28
         # who-questions): a type rule, not a fit.
-        allowed = [i for i, e in enumerate(entries) if not (_ASKS_WHO.search(question) and _amount_only(e))]
+        who = bool(_ASKS_WHO.search(question))
+        allowed = [i for i, e in enumerate(entries) if not (who and _amount_only(e))]
         pick = max(allowed or range(len(entries)), key=lambda i: prefs[i])
         margin = prefs[pick] - max((p for i, p in enumerate(prefs) if i != pick), default=prefs[pick])
         entry = entries[pick]
@@ -563,8 +564,9 @@ def short_order(
     if span[0] <= entity[0] and entity[1] <= span[1]:
         # a list of names, the entity one of them, is the answer whole however long ("the White
         # House and US Commerce and Defense Departments"; not "Alphabet and Google CEO Sundar Pichai")
-        in_list = _bare(text[entity[0] : entity[1]]) in map(_bare, _items(text[span[0] : span[1]]))
-        first = entity if s_words > e_words + _RUNS_ON and not in_list else span
+        runs_on = s_words > e_words + _RUNS_ON
+        listed = runs_on and _bare(text[slice(*entity)]) in map(_bare, _items(text[slice(*span)]))
+        first = entity if runs_on and not listed else span
     elif entity[0] <= span[0] and span[1] <= entity[1]:
         first = entity if s_words == 1 else span
     elif entity[1] <= span[0] or span[1] <= entity[0]:
